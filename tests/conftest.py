@@ -1,0 +1,52 @@
+"""Shared fixtures: a smoke-profile workspace (datasets + features) built once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Nothing in the test-suite may reach the network: make hub clients fail fast if touched.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def smoke_cfg(tmp_path_factory):
+    """Config of the smoke profile rooted in a temporary directory, with datasets prepared."""
+    from beyondfid.config import load_config
+    from beyondfid.prepare import prepare
+
+    root = tmp_path_factory.mktemp("smoke_root")
+    cfg = load_config("smoke", REPO / "params.yaml", root)
+    prepare(cfg)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def effnet64():
+    from beyondfid.extractors import get_extractor
+
+    return get_extractor("effnet_lite0", resolution=64)
+
+
+def copy_repo(dst: Path) -> Path:
+    """Copy what a fresh clone has (tracked sources, no artifacts, no data/) into dst."""
+    for name in ["dvc.yaml", "params.yaml", "data.dvc", ".dvcignore", "pyproject.toml"]:
+        if (REPO / name).exists():
+            shutil.copy2(REPO / name, dst / name)
+    for name in ["notebooks", "src", "benchmarks"]:
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (dst / ".dvc").mkdir(exist_ok=True)
+    shutil.copy2(REPO / ".dvc" / "config", dst / ".dvc" / "config")
+    return dst

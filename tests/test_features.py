@@ -1,0 +1,107 @@
+"""Feature cache: keys, batch-size independence, atomic shards, resume, NaN checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from beyondfid.data import load_imageset
+from beyondfid.features import FeatureError, extract_features, feature_key, load_features
+
+
+@pytest.fixture(scope="module")
+def animals(smoke_cfg):
+    return load_imageset(smoke_cfg.datasets_dir, "animals").subsample(70, seed=0)
+
+
+def test_key_covers_all_settings():
+    assert feature_key("animals", "train", "effnet_lite0", 128, 8000) == "animals-train-effnet_lite0-128px-n8000"
+    with pytest.raises(FeatureError):
+        feature_key("my-set", "all", "x", 1, 1)
+
+
+def test_features_do_not_depend_on_batch_size(animals, effnet64, tmp_path):
+    """Bitwise: forward passes use fixed micro-batches, so batch size (shard size) is irrelevant."""
+    outs = [extract_features(animals, effnet64, tmp_path / f"bs{bs}", "k", shard_size=bs, progress=False)
+            for bs in (1, 7, 64, 1000)]
+    for o in outs[1:]:
+        for k in ("features", "logits"):
+            assert np.array_equal(outs[0][k], o[k])
+    # and they are the extractor's own output for the whole set
+    direct = effnet64.extract(animals.images[:32])["features"].numpy()
+    assert np.array_equal(outs[0]["features"][:32], direct)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+class FlakyExtractor:
+    """Wraps an extractor and dies after a number of calls (simulates a killed run)."""
+
+    def __init__(self, inner, die_after: int):
+        self.inner, self.calls, self.die_after = inner, 0, die_after
+        self.name, self.dim, self.outputs, self.resolution = inner.name, inner.dim, inner.outputs, inner.resolution
+
+    def extract(self, x):
+        self.calls += 1
+        if self.calls > self.die_after:
+            raise Boom("killed")
+        return self.inner.extract(x)
+
+
+def test_interrupted_extraction_resumes_without_recomputing(animals, effnet64, tmp_path):
+    ref = extract_features(animals, effnet64, tmp_path / "ref", "k", shard_size=32, progress=False)
+    flaky = FlakyExtractor(effnet64, die_after=2)  # 3 shards of <=32 images -> dies in shard 3
+    with pytest.raises(Boom):
+        extract_features(animals, flaky, tmp_path / "c", "k", shard_size=32, progress=False)
+    parts = sorted(p.name for p in (tmp_path / "c" / "k.parts").glob("part_*.npz"))
+    assert parts == ["part_00000.npz", "part_00001.npz"]
+    assert not (tmp_path / "c" / "k.npz").exists()  # no half-written final file
+    assert not list((tmp_path / "c").glob(".*tmp*")) and not list((tmp_path / "c" / "k.parts").glob(".*"))
+
+    counter = FlakyExtractor(effnet64, die_after=10**9)
+    out = extract_features(animals, counter, tmp_path / "c", "k", shard_size=32, progress=False)
+    assert counter.calls == 1  # only the missing shard was computed
+    for k in ref:
+        assert np.array_equal(ref[k], out[k])
+    assert (tmp_path / "c" / "k.npz").exists() and not (tmp_path / "c" / "k.parts").exists()
+    # a second call is served from the cache
+    counter2 = FlakyExtractor(effnet64, die_after=0)
+    extract_features(animals, counter2, tmp_path / "c", "k", shard_size=32, progress=False)
+    assert counter2.calls == 0
+
+
+def test_stale_partial_results_are_discarded(animals, effnet64, tmp_path):
+    flaky = FlakyExtractor(effnet64, die_after=1)
+    with pytest.raises(Boom):
+        extract_features(animals, flaky, tmp_path, "k", shard_size=32, progress=False)
+    # resume with a different shard size: old parts must not be mixed in
+    out = extract_features(animals, effnet64, tmp_path, "k", shard_size=50, progress=False)
+    ref = extract_features(animals, effnet64, tmp_path / "ref", "k", shard_size=50, progress=False)
+    assert np.array_equal(out["features"], ref["features"])
+
+
+class NaNExtractor:
+    name, dim, outputs, resolution = "nan", 2, {"features": 2}, 8
+
+    def extract(self, x):
+        import torch
+
+        f = torch.zeros(len(x), 2)
+        f[1, 0] = float("nan")
+        return {"features": f}
+
+
+def test_nan_features_are_rejected(animals, tmp_path):
+    # the NaN sits in row 1 of every micro-batch of 32: dataset rows 1, 33, 65 (shard 0)
+    with pytest.raises(FeatureError, match=r"non-finite values in 3 row\(s\) \(first: \[1, 33, 65\]\)"):
+        extract_features(animals, NaNExtractor(), tmp_path, "k", progress=False)
+    # the first failing shard is named by its dataset index range
+    with pytest.raises(FeatureError, match=r"images 0\.\.39: .*first: \[1, 33\]"):
+        extract_features(animals, NaNExtractor(), tmp_path / "b", "k", shard_size=40, progress=False)
+
+
+def test_missing_features_say_which_stage(tmp_path):
+    with pytest.raises(FeatureError, match="dvc repro features"):
+        load_features(tmp_path, "nothing-all-x-1px-n1")
