@@ -133,6 +133,25 @@ if hasattr(src_main, "labels") and len(getattr(src_main, "class_names", ())) > 1
     per_class = pd.DataFrame(rows)
     save_table(per_class, out / "table_top1_per_class",
                note=f"Scale: {cfg.profile} profile. animal_share = fraction whose Top-1 is an ImageNet animal (0-397).")
+
+    # Which source classes feed which ImageNet classes: rows = source classes, columns = the
+    # overall most frequent Top-1 classes, cells = share of that row's images.
+    cols = order[: min(12, len(order))]
+    mat = np.array([[np.mean(top1[main][labels == c] == j) for j in cols] for c in range(len(src_main.class_names))])
+    fig, ax = plt.subplots(figsize=(0.62 * len(cols) + 2.5, 0.42 * len(mat) + 2.2))
+    im = ax.imshow(mat, cmap="viridis", vmin=0, vmax=max(mat.max(), 1e-9), aspect="auto")
+    ax.set_xticks(range(len(cols)), [names[j] for j in cols], rotation=60, ha="right")
+    ax.set_yticks(range(len(mat)), src_main.class_names)
+    for (r, q), v in np.ndenumerate(mat):
+        if v >= 0.05:
+            ax.text(q, r, f"{100 * v:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if v < 0.6 * mat.max() else "black")
+    ax.set_xlabel("ImageNet Top-1 class (most frequent overall)")
+    ax.set_ylabel(f"{main} class")
+    ax.set_title(f"% of each {main} class predicted as each ImageNet class")
+    fig.colorbar(im, ax=ax, fraction=0.03, label="share of the row")
+    save_figure(fig, out / "fig_top1_by_class.png")
+    plt.show()
 else:
     per_class = pd.DataFrame()
 per_class

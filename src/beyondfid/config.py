@@ -84,7 +84,7 @@ class FeaturesConfig(_Strict):
     """Which feature spaces are extracted and cached."""
 
     extractor: str = Field("effnet_lite0", description="registered extractor name")
-    resolution: int = Field(128, ge=32, le=1024, description="network input side in pixels")
+    resolution: int = Field(128, ge=4, le=1024, description="network input side in pixels (extractors may require more)")
     batch_size: int = Field(
         512, ge=1, le=65536,
         description="images loaded per step (= cache shard size); features do not depend on it",

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .config import Config, load_config
-from .data import ImageFolder, build_animals, build_digits, build_photos, save_imageset
+from .data import DataError, ImageFolder, build_animals, build_digits, build_photos, save_imageset
 from .io import save_json, sha256_file
 
 
@@ -46,7 +46,17 @@ def prepare_folders(cfg: Config) -> dict[str, dict]:
     manifests = {}
     for name in d.folder_names:
         folder = ImageFolder(Path(d.root) / name, size=d.image_size or None, skip_corrupt=d.skip_corrupt)
-        files = {p.name: sha256_file(p) for p in tqdm(folder.files, desc=f"checksums {name}", unit="file")}
+        files, shapes = {}, set()
+        # Decode every image once here, so a corrupt file stops the run before any heavy work
+        # (with skip_corrupt, ImageFolder has already dropped and counted unreadable files).
+        for i, p in enumerate(tqdm(folder.files, desc=f"check {name}", unit="img")):
+            files[p.name] = sha256_file(p)
+            shapes.add(folder.get(i, i + 1).shape[1:])
+        if len(shapes) > 1:
+            raise DataError(
+                f"{folder.root}: images have {len(shapes)} different sizes; set profiles.{cfg.profile}.data.image_size "
+                f"to centre-crop and resize them to one size"
+            )
         first = folder.get(0, 1)
         manifest = {
             "name": name,
