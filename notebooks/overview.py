@@ -40,6 +40,7 @@ import pandas as pd
 
 from beyondfid.config import load_config
 from beyondfid.extractors import imagenet_class_names, probabilities, top_k
+from beyondfid.extractors.paper import inception_imagenet_logits
 from beyondfid.features import dataset_key, load_features, open_source
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
@@ -81,8 +82,11 @@ plt.show()
 
 # %%
 feats = {name: load_features(cfg.features_dir, dataset_key(cfg, name)) for name in datasets}
+for f in feats.values():
+    if f["logits"].shape[1] == 1008:  # FID Inception-V3: TF class order -> the 1000 standard ImageNet classes
+        f["logits"] = inception_imagenet_logits(f["logits"])
 n_logits = feats[datasets[0]]["logits"].shape[1]
-names = imagenet_class_names() if n_logits == 1000 else [f"class {i}" for i in range(n_logits)]
+names = imagenet_class_names()
 top1 = {name: top_k(f["logits"], 1)[:, 0] for name, f in feats.items()}
 
 main = datasets[0]
@@ -189,7 +193,7 @@ metrics.update({
     f"{main}_top1_most_common": names[order[0]],
     f"{main}_top1_most_common_share": float(share[0]),
     f"{main}_top{len(order)}_cumulative_share": float(share.sum()),
-    f"{main}_animal_top1_share": float(np.mean(top1[main] < 398)) if n_logits == 1000 else None,
+    f"{main}_animal_top1_share": float(np.mean(top1[main] < 398)),
 })
 save_metrics(cfg.results / "metrics" / "overview.json", metrics)
 metrics
