@@ -1,0 +1,269 @@
+"""Tests for the model zoo: splits, nearest neighbours, config, end-to-end smoke training."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from beyondfid import diffusion, generators, zoo
+from beyondfid.data import DataError, ImageSet, load_imageset
+from beyondfid.training import TrainingDivergedError, load_checkpoint
+from beyondfid.zoo import GeneratorConfig, ZooConfig, ZooError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny tensors: one intra-op thread is faster than two on a shared CPU; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _animals_like(n_per_class: int = 40, n_classes: int = 4, seed: int = 0) -> ImageSet:
+    """Synthetic labelled 28x28 images: a class-specific bright square on black, plus noise."""
+    rng = np.random.default_rng(seed)
+    imgs, labels = [], []
+    for c in range(n_classes):
+        for _ in range(n_per_class):
+            im = rng.integers(0, 30, size=(28, 28))
+            im[4 + 4 * c : 12 + 4 * c, 6:20] = 220
+            imgs.append(im)
+            labels.append(c)
+    return ImageSet("toy", np.asarray(imgs, np.uint8)[:, None], np.asarray(labels), tuple("abcd"[:n_classes]))
+
+
+SMOKE = {
+    "ddpm_s": dict(family="unet_ddpm", width=8, depth=2, sample_steps=3, ema=0.9),
+    "ddpm_l": dict(family="unet_ddpm", width=16, depth=2, sample_steps=3, ema=0.9),
+    "dit": dict(family="dit", width=16, depth=1, heads=2, sample_steps=3, ema=0.9),
+    "gan": dict(family="dcgan", width=8, z_dim=8, n_snapshots=2, snapshot_samples=4, candidate_factor=5,
+                bn_samples=16),
+    "projected_gan": dict(family="projected_gan", width=8, z_dim=8, feature_resolution=32, bn_samples=16),
+    "memorizer": dict(family="unet_ddpm", width=8, depth=2, sample_steps=3, train_subset=20),
+    "vae": dict(family="vae", width=8, z_dim=4),
+}
+
+
+def _cfg(name: str, **over: object) -> GeneratorConfig:
+    kw: dict = dict(steps=4, batch_size=8, n_samples=6, seed=3)
+    kw.update(SMOKE[name])
+    kw.update(over)
+    return GeneratorConfig(**kw)
+
+
+# ---------------------------------------------------------------- splits
+
+
+def test_animal_splits_are_disjoint_stratified_and_seeded() -> None:
+    ds = _animals_like()
+    sp = zoo.animal_splits(ds, seed=5, heldout_fraction=0.25)
+    assert set(sp) == set(zoo.SPLITS) and all(sp[k].name == k for k in sp)
+    tr, he, a, b = (set(sp[k].index.tolist()) for k in zoo.SPLITS)
+    assert tr.isdisjoint(he) and tr | he == set(range(len(ds)))
+    assert a.isdisjoint(b) and a | b == he
+    for c in range(4):  # stratified: each class keeps its share in every split
+        assert np.sum(sp["real_heldout"].labels == c) == 10
+        assert np.sum(sp["real_half_a"].labels == c) == 5 and np.sum(sp["real_half_b"].labels == c) == 5
+    np.testing.assert_array_equal(sp["real_train"].images, ds.images[sp["real_train"].index])
+    again = zoo.animal_splits(ds, seed=5, heldout_fraction=0.25)
+    assert all(np.array_equal(sp[k].index, again[k].index) for k in sp)
+    other = zoo.animal_splits(ds, seed=6, heldout_fraction=0.25)
+    assert not np.array_equal(sp["real_heldout"].index, other["real_heldout"].index)
+    with pytest.raises(DataError, match="too few"):
+        zoo.animal_splits(_animals_like(n_per_class=2), seed=0, heldout_fraction=0.5)
+
+
+# ---------------------------------------------------------------- nearest neighbours
+
+
+def test_nearest_neighbor_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 256, size=(50, 1, 5, 5), dtype=np.uint8)
+    samples = rng.integers(0, 256, size=(13, 1, 5, 5), dtype=np.uint8)
+    samples[3] = ref[17]  # an exact copy
+    d, i = zoo.nearest_neighbor_l2(samples, ref, k=3, batch=4)
+    brute = np.sqrt((((samples[:, None].astype(float) - ref[None].astype(float)) / 255) ** 2).sum((2, 3, 4)))
+    order = np.argsort(brute, axis=1, kind="stable")[:, :3]
+    np.testing.assert_array_equal(i, order)
+    np.testing.assert_allclose(d, np.take_along_axis(brute, order, 1), atol=1e-6)
+    assert d[3, 0] == pytest.approx(0.0, abs=1e-6) and i[3, 0] == 17
+    with pytest.raises(ZooError, match="image shape"):
+        zoo.nearest_neighbor_l2(samples, ref[:, :, :4])
+    with pytest.raises(ZooError, match="k=51"):
+        zoo.nearest_neighbor_l2(samples, ref, k=51)
+
+
+def test_image_grid_places_every_image() -> None:
+    imgs = np.arange(5, dtype=np.uint8).reshape(5, 1, 1, 1) * np.ones((1, 1, 3, 4), np.uint8)
+    grid = zoo.image_grid(imgs, ncol=2, pad=1, pad_value=255)
+    assert grid.shape == (3 * 4 + 1, 2 * 5 + 1, 1)
+    for k in range(5):
+        r, q = divmod(k, 2)
+        assert np.all(grid[1 + 4 * r : 4 + 4 * r, 1 + 5 * q : 5 + 5 * q] == k)
+    assert np.all(grid[9:12, 6:10] == 255)  # the empty sixth cell keeps the padding value
+    with pytest.raises(ZooError, match="uint8"):
+        zoo.image_grid(imgs.astype(float))
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_config_validation_names_the_problem() -> None:
+    with pytest.raises(ValueError, match="extra"):
+        GeneratorConfig(family="vae", steps=1, n_samples=1, widht=3)
+    with pytest.raises(ValueError, match="greater than or equal"):
+        GeneratorConfig(family="vae", steps=0, n_samples=1)
+    with pytest.raises(ValueError, match="snapshot_samples"):
+        GeneratorConfig(family="dcgan", steps=5, n_samples=1, n_snapshots=2)
+    with pytest.raises(ValueError, match="multiple of 2\\*heads"):
+        GeneratorConfig(family="dit", steps=5, n_samples=1, width=20, heads=4)
+    with pytest.raises(ValueError, match="unknown zoo model"):
+        ZooConfig(models={"stylegan": _cfg("gan")})
+    with pytest.raises(ValueError, match="family must be 'dcgan'"):
+        ZooConfig(models={"gan": _cfg("vae")})
+    assert zoo.snapshot_steps(_cfg("gan", steps=10, n_snapshots=3)) == [3, 7, 10]
+
+
+# ---------------------------------------------------------------- training end to end
+
+
+@pytest.fixture(scope="module")
+def toy_train() -> ImageSet:
+    return zoo.animal_splits(_animals_like(), seed=0, heldout_fraction=0.25)["real_train"]
+
+
+@pytest.mark.parametrize("name", zoo.MODELS)
+def test_every_zoo_model_trains_and_samples_at_smoke_scale(name: str, toy_train: ImageSet, tmp_path: Path) -> None:
+    cfg = _cfg(name)
+    s = zoo.train_model(name, cfg, toy_train, tmp_path, ckpt_every=2, progress=False)
+    imgs = zoo.load_samples(tmp_path)
+    assert imgs.shape == (6, 1, 28, 28) and imgs.dtype == np.uint8
+    assert s["steps_done"] == 4 and len(s["history"]) == 4 and s["finished"]
+    log = yaml.safe_load((tmp_path / "log.json").read_text())
+    assert log["model"] == name and log["train_images"] == (cfg.train_subset or len(toy_train))
+    state = torch.load(tmp_path / "ckpt.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 4
+    # reloading the checkpoint and sampling again reproduces samples.npz exactly
+    modules = zoo.load_trained(cfg, tmp_path / "ckpt.pt")
+    np.testing.assert_array_equal(zoo.sample(cfg, modules, 6, cfg.seed + 1, batch=4), imgs)
+
+
+def test_gan_writes_snapshots_and_candidate_pool(toy_train: ImageSet, tmp_path: Path) -> None:
+    cfg = _cfg("gan")
+    zoo.train_model("gan", cfg, toy_train, tmp_path, progress=False)
+    pool = zoo.load_samples(tmp_path, "candidates")
+    assert pool.shape == (5 * 6, 1, 28, 28)
+    snaps = sorted((tmp_path / "snapshots").glob("step_*.npz"))
+    assert [p.name for p in snaps] == ["step_0000002.npz", "step_0000004.npz"]
+    first, last = (np.load(p)["images"] for p in snaps)
+    assert first.shape == (4, 1, 28, 28) and not np.array_equal(first, last)
+    # the candidate pool uses other latents than samples.npz
+    samples = zoo.load_samples(tmp_path)
+    assert not any(np.array_equal(samples[0], c) for c in pool)
+
+
+@pytest.mark.parametrize("name", ["ddpm_s", "gan"])
+def test_same_seed_same_bits_and_resume_after_stop(name: str, toy_train: ImageSet, tmp_path: Path) -> None:
+    cfg = _cfg(name, steps=6)
+    zoo.train_model(name, cfg, toy_train, tmp_path / "a", ckpt_every=2, progress=False)
+    zoo.train_model(name, cfg, toy_train, tmp_path / "b", ckpt_every=2, progress=False)
+    # a run stopped after 3 steps (checkpoint at the stop), then resumed in a second call
+    part = zoo.train_model(name, cfg, toy_train, tmp_path / "c", ckpt_every=2, progress=False, max_steps_this_call=3)
+    assert part["steps_done"] == 3 and not (tmp_path / "c" / "samples.npz").exists()
+    zoo.train_model(name, cfg, toy_train, tmp_path / "c", ckpt_every=2, progress=False)
+    ref = load_checkpoint(tmp_path / "a" / "ckpt.pt")["modules"]
+    for run in ("b", "c"):
+        other = load_checkpoint(tmp_path / run / "ckpt.pt")["modules"]
+        for mod in ref:
+            assert all(torch.equal(ref[mod][k], other[mod][k]) for k in ref[mod]), (run, mod)
+        np.testing.assert_array_equal(zoo.load_samples(tmp_path / "a"), zoo.load_samples(tmp_path / run))
+    if name == "gan":
+        for p in (tmp_path / "a" / "snapshots").glob("*.npz"):
+            np.testing.assert_array_equal(np.load(p)["images"], np.load(tmp_path / "c" / "snapshots" / p.name)["images"])
+    # a changed config never resumes the old checkpoint: it is discarded with a warning and retrained
+    with pytest.warns(UserWarning, match="stale checkpoint"):
+        zoo.train_model(name, _cfg(name, steps=6, lr=1.0e-3), toy_train, tmp_path / "c", ckpt_every=2, progress=False)
+    assert not np.array_equal(zoo.load_samples(tmp_path / "a"), zoo.load_samples(tmp_path / "c"))
+    if name == "ddpm_s":
+        # more steps continue the finished 6-step checkpoint and equal a fresh 8-step run, bit for bit;
+        # a sampling-only change (n_samples) re-samples without retraining
+        zoo.train_model(name, _cfg(name, steps=8), toy_train, tmp_path / "a", ckpt_every=2, progress=False)
+        zoo.train_model(name, _cfg(name, steps=8), toy_train, tmp_path / "e", ckpt_every=2, progress=False)
+        assert load_checkpoint(tmp_path / "a" / "ckpt.pt")["step"] == 8
+        np.testing.assert_array_equal(zoo.load_samples(tmp_path / "a"), zoo.load_samples(tmp_path / "e"))
+        s = zoo.train_model(name, _cfg(name, steps=8, n_samples=3), toy_train, tmp_path / "e", progress=False)
+        assert s["history"][-1]["step"] == 7 and zoo.load_samples(tmp_path / "e").shape[0] == 3
+    different = _cfg(name, steps=6, seed=4)
+    zoo.train_model(name, different, toy_train, tmp_path / "d", ckpt_every=2, progress=False)
+    assert not np.array_equal(zoo.load_samples(tmp_path / "a"), zoo.load_samples(tmp_path / "d"))
+
+
+def test_divergence_is_reported_not_saved(toy_train: ImageSet, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    real_loss = diffusion.eps_loss
+
+    def nan_after_two(model, x0, alpha_bar, gen):  # type: ignore[no-untyped-def]
+        nan_after_two.calls += 1
+        loss = real_loss(model, x0, alpha_bar, gen)
+        return loss * float("nan") if nan_after_two.calls > 2 else loss
+
+    nan_after_two.calls = 0
+    monkeypatch.setattr(zoo.diffusion, "eps_loss", nan_after_two)
+    with pytest.raises(TrainingDivergedError, match="ddpm_s diverged: loss 'loss' = nan at step 2"):
+        zoo.train_model("ddpm_s", _cfg("ddpm_s", steps=6), toy_train, tmp_path, ckpt_every=2, progress=False)
+    assert not (tmp_path / "samples.npz").exists()
+    assert load_checkpoint(tmp_path / "ckpt.pt")["step"] == 2  # the last finite state, nothing after
+
+
+def test_train_model_rejects_bad_requests(toy_train: ImageSet, tmp_path: Path) -> None:
+    with pytest.raises(ZooError, match="unknown zoo model"):
+        zoo.train_model("biggan", _cfg("gan"), toy_train, tmp_path)
+    with pytest.raises(ZooError, match="family"):
+        zoo.train_model("gan", _cfg("vae"), toy_train, tmp_path)
+    with pytest.raises(ZooError, match="exceeds"):
+        zoo.train_model("memorizer", _cfg("memorizer", train_subset=10_000), toy_train, tmp_path)
+
+
+def test_memorization_is_visible_in_nearest_neighbour_distances() -> None:
+    """The memorisation end point: the exact eps-minimiser on a small training subset generates copies
+    (nearest-neighbour distance ~0), while fresh images of the same distribution are far from it."""
+    ds = _animals_like(n_per_class=10)
+    sp = zoo.animal_splits(ds, seed=0, heldout_fraction=0.5)
+    train = generators.to_model_space(sp["real_train"].images)
+    ab = diffusion.cosine_alpha_bar(1000)
+    oracle = diffusion.empirical_eps_oracle(train, ab)
+    noise = torch.randn(10, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    copies = generators.to_uint8(diffusion.ddim_sample(oracle, noise, ab, 30))
+    d_copy, _ = zoo.nearest_neighbor_l2(copies, sp["real_train"].images)
+    d_fresh, _ = zoo.nearest_neighbor_l2(sp["real_heldout"].images, sp["real_train"].images)
+    assert np.median(d_copy) < 0.1 * np.median(d_fresh)
+
+
+def test_cli_splits_and_train(tmp_path: Path) -> None:
+    ds = _animals_like()
+    from beyondfid.data import save_imageset
+
+    save_imageset(ImageSet("animals", ds.images, ds.labels, ds.class_names), tmp_path / "data")
+    params = {"profiles": {"smoke": {"zoo": {"split_seed": 1, "heldout_fraction": 0.25, "ckpt_every": 2,
+                                             "sample_batch": 4,
+                                             "models": {"vae": dict(_cfg("vae").model_dump())}}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    common = ["--params", str(tmp_path / "params.yaml"), "--profile", "smoke", "--no-progress", "--threads", "1"]
+    assert zoo.main(["splits", *common, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "splits")]) == 0
+    assert len(load_imageset(tmp_path / "splits", "real_half_a")) == 20
+    assert zoo.main(["train", *common, "--model", "vae", "--splits", str(tmp_path / "splits"),
+                     "--out", str(tmp_path / "vae")]) == 0
+    assert zoo.load_samples(tmp_path / "vae").shape == (6, 1, 28, 28)
+    assert zoo.main(["train", *common, "--model", "gan", "--splits", str(tmp_path / "splits"),
+                     "--out", str(tmp_path / "gan")]) == 2  # not configured: clear error, exit code 2
+    params["profiles"]["smoke"]["zoo"]["models"]["vae"]["steps"] = 0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ZooError, match="profiles.smoke.zoo.models.vae.steps"):
+        zoo.load_zoo_config(tmp_path / "params.yaml", "smoke")
