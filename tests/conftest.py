@@ -15,6 +15,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op torch thread for a module of tiny-model tests (restored afterwards).
+
+    Tiny tensors gain nothing from a second thread, and on a shared, oversubscribed CPU two
+    threads are many times slower than one.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

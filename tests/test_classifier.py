@@ -23,13 +23,7 @@ from beyondfid.data import ImageSet
 from beyondfid.training import CheckpointError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, oversubscribed CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def shapes_dataset(n: int, seed: int) -> ImageSet:

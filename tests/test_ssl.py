@@ -26,13 +26,7 @@ from beyondfid.ssl import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, oversubscribed CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 CON = ContrastiveConfig(width=4, proj_dim=8, batch_size=16, n_steps=6, warmup_steps=2, ckpt_every=2, seed=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
 
 from pathlib import Path
 
@@ -17,13 +16,7 @@ from beyondfid.training import TrainingDivergedError, load_checkpoint
 from beyondfid.zoo import GeneratorConfig, ZooConfig, ZooError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors: one intra-op thread is faster than two on a shared CPU; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _animals_like(n_per_class: int = 40, n_classes: int = 4, seed: int = 0) -> ImageSet:
@@ -98,18 +91,6 @@ def test_nearest_neighbor_matches_brute_force() -> None:
         zoo.nearest_neighbor_l2(samples, ref[:, :, :4])
     with pytest.raises(ZooError, match="k=51"):
         zoo.nearest_neighbor_l2(samples, ref, k=51)
-
-
-def test_image_grid_places_every_image() -> None:
-    imgs = np.arange(5, dtype=np.uint8).reshape(5, 1, 1, 1) * np.ones((1, 1, 3, 4), np.uint8)
-    grid = zoo.image_grid(imgs, ncol=2, pad=1, pad_value=255)
-    assert grid.shape == (3 * 4 + 1, 2 * 5 + 1, 1)
-    for k in range(5):
-        r, q = divmod(k, 2)
-        assert np.all(grid[1 + 4 * r : 4 + 4 * r, 1 + 5 * q : 5 + 5 * q] == k)
-    assert np.all(grid[9:12, 6:10] == 255)  # the empty sixth cell keeps the padding value
-    with pytest.raises(ZooError, match="uint8"):
-        zoo.image_grid(imgs.astype(float))
 
 
 # ---------------------------------------------------------------- config

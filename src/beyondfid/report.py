@@ -18,8 +18,10 @@ from .io import atomic_path, save_json, save_text
 def image_grid(images: np.ndarray, ncols: int = 8, pad: int = 1, pad_value: int = 255) -> np.ndarray:
     """Tile uint8 NCHW images into one HxWxC uint8 array (C = 1 is returned as HxW)."""
     images = np.asarray(images)
-    if images.ndim != 4 or images.dtype != np.uint8:
-        raise ValueError(f"image_grid expects uint8 NCHW, got {images.dtype} {images.shape}")
+    if images.ndim != 4 or images.dtype != np.uint8 or len(images) == 0:
+        raise ValueError(f"image_grid expects a non-empty uint8 NCHW array, got {images.dtype} {images.shape}")
+    if ncols < 1 or pad < 0:
+        raise ValueError(f"image_grid needs ncols >= 1 and pad >= 0, got {ncols}, {pad}")
     n, c, h, w = images.shape
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols

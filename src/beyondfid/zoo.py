@@ -190,23 +190,6 @@ def nearest_neighbor_l2(samples: np.ndarray, reference: np.ndarray, k: int = 1,
     return np.concatenate(dists), np.concatenate(idxs)
 
 
-def image_grid(images: np.ndarray, ncol: int = 10, pad: int = 2, pad_value: int = 128) -> np.ndarray:
-    """Tile uint8 ``(N, C, H, W)`` images row by row into one ``(rows*(H+pad)+pad, ncol*(W+pad)+pad, C)`` array."""
-    imgs = np.asarray(images)
-    if imgs.dtype != np.uint8 or imgs.ndim != 4 or len(imgs) == 0:
-        raise ZooError(f"image_grid needs a non-empty uint8 (N, C, H, W) array, got {imgs.dtype} {imgs.shape}")
-    if ncol < 1 or pad < 0:
-        raise ZooError(f"image_grid needs ncol >= 1 and pad >= 0, got {ncol}, {pad}")
-    n, c, h, w = imgs.shape
-    rows = -(-n // ncol)
-    grid = np.full((rows * (h + pad) + pad, ncol * (w + pad) + pad, c), pad_value, np.uint8)
-    for k in range(n):
-        r, q = divmod(k, ncol)
-        y, x = pad + r * (h + pad), pad + q * (w + pad)
-        grid[y : y + h, x : x + w] = imgs[k].transpose(1, 2, 0)
-    return grid
-
-
 # --------------------------------------------------------------------------------------
 # Model construction
 # --------------------------------------------------------------------------------------
