@@ -108,20 +108,38 @@ class OverviewConfig(_Strict):
     top_classes: int = Field(15, ge=1, le=1000, description="bars in the Top-1 class histogram")
 
 
+class FincColoredConfig(_Strict):
+    """FINC Fig. 1: a test set with a fraction of coloured images vs an all-gray reference."""
+
+    datasets: str = Field(description="comma-separated grayscale datasets to run on (e.g. digits,animals)")
+    max_images: int = Field(ge=4, description="images drawn from each dataset before splitting into test/ref halves")
+    fraction: float = Field(ge=0.0, le=1.0, description="fraction of the test half that is coloured")
+    rff_dim: int = Field(ge=1, description="r: random Fourier frequencies (2r features)")
+    eta: float = Field(ge=0.0, description="η in C_X − η·C_Y")
+    top_k: int = Field(ge=1, description="modes requested")
+    top_samples: int = Field(ge=1, description="samples per mode used to score and show a mode")
+    modes_scored: int = Field(ge=1, description="the colored fraction is reported over the top this-many modes")
+
+    @property
+    def dataset_names(self) -> tuple[str, ...]:
+        return _csv(self.datasets)
+
+
 class ProfileConfig(_Strict):
     seed: int = Field(0, ge=0)
     data: DataConfig
     features: FeaturesConfig
     weights: WeightsConfig
     overview: OverviewConfig
+    finc_colored: FincColoredConfig
 
     @model_validator(mode="after")
     def _datasets_exist(self) -> "ProfileConfig":
         known = MINI_DATASETS if self.data.source == "builtin" else self.data.folder_names
-        unknown = [d for d in self.features.dataset_names if d not in known]
+        unknown = [d for d in self.features.dataset_names + self.finc_colored.dataset_names if d not in known]
         if unknown:
             raise ValueError(
-                f"features.datasets names {unknown}, which data.source={self.data.source!r} does not provide "
+                f"features.datasets / finc_colored.datasets name {unknown}, which data.source={self.data.source!r} does not provide "
                 f"(available: {', '.join(known)})"
             )
         return self
