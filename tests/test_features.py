@@ -105,3 +105,20 @@ def test_nan_features_are_rejected(animals, tmp_path):
 def test_missing_features_say_which_stage(tmp_path):
     with pytest.raises(FeatureError, match="dvc repro features"):
         load_features(tmp_path, "nothing-all-x-1px-n1")
+
+
+def test_cache_made_by_other_code_or_images_is_recomputed(animals, effnet64, tmp_path):
+    """A persisted cache (DVC `persist: true`) must not serve features computed by other code/data."""
+    from beyondfid.features import source_fingerprint
+
+    fp = f"code1-{source_fingerprint(animals)}"
+    first = extract_features(animals, effnet64, tmp_path, "k", shard_size=64, progress=False, fingerprint=fp)
+    calls = FlakyExtractor(effnet64, die_after=10**9)
+    extract_features(animals, calls, tmp_path, "k", shard_size=64, progress=False, fingerprint=fp)
+    assert calls.calls == 0  # same code and images: served from the cache
+    calls = FlakyExtractor(effnet64, die_after=10**9)
+    again = extract_features(animals, calls, tmp_path, "k", shard_size=64, progress=False, fingerprint="code2")
+    assert calls.calls == 3 and np.array_equal(again["features"], first["features"])  # recomputed
+    # different images with the same count get a different fingerprint
+    other = animals.take(np.arange(len(animals))[::-1])
+    assert source_fingerprint(other) != source_fingerprint(animals)

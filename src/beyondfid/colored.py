@@ -15,13 +15,12 @@ standard format plus the ground-truth mask, and caches their features (the DVC
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
-from .config import Config, load_config
+from .config import Config, config_from_cli
 from .data import ImageSet, load_imageset, save_imageset
-from .features import extract_features, feature_key, open_source
+from .features import code_fingerprint, extract_features, feature_key, open_source, source_fingerprint
 from .io import load_npz, save_npz
 from .transforms import colorize, to_rgb
 
@@ -70,7 +69,8 @@ def build_inputs(cfg: Config) -> dict[str, dict]:
         for part in (test, ref):
             save_imageset(part, out, {"source": f"{name} ({cfg.datasets_dir})", "colored_fraction": p.fraction})
             key = feature_key(part.name, "all", extractor.name, extractor.resolution, len(part))
-            extract_features(part, extractor, out / "features", key, shard_size=f.batch_size)
+            extract_features(part, extractor, out / "features", key, shard_size=f.batch_size,
+                             fingerprint=f"{code_fingerprint()}-{source_fingerprint(part)}")
         save_npz(out / f"{name}_colored_truth.npz", is_colored=is_colored, color_ids=color_ids)
         summary[name] = {"test": len(test), "ref": len(ref), "colored": int(is_colored.sum())}
     return summary
@@ -91,12 +91,7 @@ def load_inputs(cfg: Config, name: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Build the colored-digits/animals inputs and their features.")
-    ap.add_argument("--profile", default=None)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--root", default=".")
-    args = ap.parse_args(argv)
-    cfg = load_config(args.profile, args.params, args.root)
+    cfg = config_from_cli("Build the colored-digits/animals inputs and their features.", argv)
     for name, s in build_inputs(cfg).items():
         print(f"{name}: test {s['test']} ({s['colored']} colored), ref {s['ref']}")
 

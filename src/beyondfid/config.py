@@ -199,6 +199,18 @@ def load_config(
     return config_from_dict(raw, profile=profile, root=root)
 
 
+def config_from_cli(description: str, argv: list[str] | None = None) -> Config:
+    """Parse the stage scripts' common command line (``--profile``, ``--params``, ``--root``) and load."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--profile", default=None, help="smoke | mini | paper (default: params.yaml's profile)")
+    ap.add_argument("--params", default="params.yaml", help="parameter file")
+    ap.add_argument("--root", default=".", help="folder under which artifacts/ and results/ are written")
+    args = ap.parse_args(argv)
+    return load_config(args.profile, args.params, args.root)
+
+
 def config_from_dict(raw: dict, profile: str | None = None, root: str | Path = ".") -> Config:
     """Validate an already-parsed params mapping (see :func:`load_config`)."""
     if not isinstance(raw, dict):

@@ -18,7 +18,6 @@ Command line (the DVC ``features`` stage)::
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import BatchSource, DataError, ImageFolder, load_imageset
-from .io import load_npz, save_json, save_npz
+from .io import load_npz, save_json, save_npz, sha256_array
 
 MICRO_BATCH = 32
 
@@ -79,18 +78,31 @@ def extract_features(
     key: str,
     shard_size: int = 1024,
     progress: bool = True,
+    fingerprint: str = "",
 ) -> dict[str, np.ndarray]:
-    """Features of every image in ``source``, from the cache if present, else computed and cached."""
+    """Features of every image in ``source``, from the cache if present, else computed and cached.
+
+    ``fingerprint`` identifies the code that computes the features (see
+    :func:`code_fingerprint`); a cached file or partial run made by different code is
+    recomputed, so a persisted cache never serves stale features after a code change.
+    """
     cache_dir = Path(cache_dir)
     final = cache_dir / f"{key}.npz"
-    if final.is_file():
-        return load_npz(final)
+    final_meta = cache_dir / f"{key}.json"
     n = len(source)
     if n == 0:
         raise FeatureError(f"{key}: the source has no images")
+    if final.is_file():
+        try:
+            cached = json.loads(final_meta.read_text())
+        except (OSError, ValueError):
+            cached = None
+        if cached == {"key": key, "n": n, "fingerprint": fingerprint}:
+            return load_npz(final)
+        final.unlink()  # made by other code or settings: recompute
     parts_dir = cache_dir / f"{key}.parts"
     meta = {"key": key, "n": n, "shard_size": shard_size, "extractor": extractor.name,
-            "resolution": extractor.resolution, "outputs": dict(extractor.outputs)}
+            "resolution": extractor.resolution, "outputs": dict(extractor.outputs), "fingerprint": fingerprint}
     meta_path = parts_dir / "meta.json"
     if parts_dir.exists():
         try:
@@ -119,8 +131,34 @@ def extract_features(
     shards = [load_npz(parts_dir / f"part_{i:05d}.npz") for i in range(n_shards)]
     result = {k: np.concatenate([s[k] for s in shards]) for k in shards[0]}
     save_npz(final, **result)
+    save_json(final_meta, {"key": key, "n": n, "fingerprint": fingerprint})
     shutil.rmtree(parts_dir)
     return result
+
+
+def code_fingerprint() -> str:
+    """SHA-256 over the source of the code that computes features (this module and the extractors)."""
+    import hashlib
+
+    here = Path(__file__).resolve().parent
+    files = [here / "features.py"] + sorted(p for p in (here / "extractors").glob("*.py") if p.name != "__init__.py")
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def source_fingerprint(source: BatchSource) -> str:
+    """Identifies the images: SHA-256 of an in-memory set's pixels, or of a folder's file names and sizes."""
+    import hashlib
+
+    if isinstance(source, ImageFolder):
+        h = hashlib.sha256()
+        for p in source.files:
+            h.update(f"{p.name}:{p.stat().st_size};".encode())
+        return h.hexdigest()[:16]
+    return sha256_array(source.get(0, len(source)))[:16]
 
 
 def load_features(cache_dir: str | Path, key: str) -> dict[str, np.ndarray]:
@@ -151,15 +189,10 @@ def dataset_key(cfg, name: str, split: str = "all", extractor: str | None = None
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .config import load_config
+    from .config import config_from_cli
     from .extractors import get_extractor
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--profile", default=None, help="smoke | mini | paper (default: params.yaml's profile)")
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--root", default=".")
-    args = ap.parse_args(argv)
-    cfg = load_config(args.profile, args.params, args.root)
+    cfg = config_from_cli(__doc__.split("\n\n")[0], argv)
     f = cfg.params.features
     torch.manual_seed(cfg.params.seed)
     extractor = get_extractor(f.extractor, resolution=f.resolution, device=f.device, weights=cfg.params.weights)
@@ -167,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in f.dataset_names:
         source = open_source(cfg, name)
         key = feature_key(name, "all", extractor.name, extractor.resolution, len(source))
-        out = extract_features(source, extractor, cfg.features_dir, key, shard_size=f.batch_size)
+        out = extract_features(source, extractor, cfg.features_dir, key, shard_size=f.batch_size,
+                               fingerprint=f"{code_fingerprint()}-{source_fingerprint(source)}")
         index[name] = {"key": key, "shapes": {k: list(v.shape) for k, v in out.items()}}
     save_json(cfg.features_dir / "index.json", index)
 

@@ -13,12 +13,11 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .config import Config, load_config
+from .config import Config, config_from_cli
 from .data import DataError, ImageFolder, build_animals, build_digits, build_photos, save_imageset
 from .io import save_json, sha256_file
 
@@ -79,12 +78,7 @@ def prepare(cfg: Config) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Write the profile's datasets in the standard format.")
-    ap.add_argument("--profile", default=None)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--root", default=".")
-    args = ap.parse_args(argv)
-    cfg = load_config(args.profile, args.params, args.root)
+    cfg = config_from_cli("Write the profile's datasets in the standard format.", argv)
     for name, m in prepare(cfg).items():
         print(f"{name}: {m['count']} images, shape {m['image_shape_chw']}")
 
