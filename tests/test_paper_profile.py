@@ -38,6 +38,7 @@ def paper_like(repo, tmp_path):
     p["data"].update(root=str(tmp_path / "data" / "paper"), folders="real,fake", image_size=16)
     p["features"].update(extractor="pixels", resolution=8, batch_size=4, datasets="real,fake", device="cpu")
     p["finc_colored"]["datasets"] = "real"
+    p["finc_novelty"].update(test="real", ref="fake")
     _folders(tmp_path / "data" / "paper")
     return raw, tmp_path
 

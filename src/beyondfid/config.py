@@ -125,6 +125,22 @@ class FincColoredConfig(_Strict):
         return _csv(self.datasets)
 
 
+class FincNoveltyConfig(_Strict):
+    """FINC's AFHQ-vs-ImageNet-dogs novelty experiment (and its swap)."""
+
+    test: str = Field(description="dataset whose novel modes are sought (mini: animals; paper: e.g. afhq)")
+    ref: str = Field(description="reference dataset (mini: animals again, split into disjoint halves; paper: e.g. imagenet_dogs)")
+    ref_missing: str = Field(description="when test == ref: comma-separated classes removed from the reference half")
+    rff_dim: int = Field(ge=1)
+    eta: float = Field(ge=0.0)
+    top_k: int = Field(ge=1)
+    top_samples: int = Field(ge=1)
+
+    @property
+    def missing_names(self) -> tuple[str, ...]:
+        return tuple(x.strip() for x in self.ref_missing.split(",") if x.strip())
+
+
 class ProfileConfig(_Strict):
     seed: int = Field(0, ge=0)
     data: DataConfig
@@ -132,14 +148,18 @@ class ProfileConfig(_Strict):
     weights: WeightsConfig
     overview: OverviewConfig
     finc_colored: FincColoredConfig
+    finc_novelty: FincNoveltyConfig
 
     @model_validator(mode="after")
     def _datasets_exist(self) -> "ProfileConfig":
         known = MINI_DATASETS if self.data.source == "builtin" else self.data.folder_names
-        unknown = [d for d in self.features.dataset_names + self.finc_colored.dataset_names if d not in known]
+        novelty = (self.finc_novelty.test, self.finc_novelty.ref)
+        unknown = [d for d in self.features.dataset_names + self.finc_colored.dataset_names + novelty if d not in known]
+        unknown += [d for d in novelty if d not in self.features.dataset_names and d not in unknown]
         if unknown:
             raise ValueError(
-                f"features.datasets / finc_colored.datasets name {unknown}, which data.source={self.data.source!r} does not provide "
+                f"features.datasets / finc_colored.datasets / finc_novelty name {unknown}, which are not all in "
+                f"features.datasets, or which data.source={self.data.source!r} does not provide "
                 f"(available: {', '.join(known)})"
             )
         return self
