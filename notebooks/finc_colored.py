@@ -40,7 +40,7 @@ import pandas as pd
 
 from beyondfid.colored import load_inputs
 from beyondfid.config import load_config
-from beyondfid.finc import finc, median_bandwidth
+from beyondfid.finc import finc, median_bandwidth, mode_label_stats, top_hit_share
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
 cfg = load_config(profile, params_path, root)
@@ -96,27 +96,21 @@ for name, (d, bw, res) in runs.items():
 # %%
 rows = []
 for name, (d, bw, res) in runs.items():
-    for m in range(res.k):
-        top = res.top_indices[m]
-        ids = d["color_ids"][top]
-        colored = ids[ids >= 0]
-        rows.append({
-            "dataset": name, "mode": m + 1, "eigenvalue": res.eigenvalues[m],
-            "colored_share_top": d["is_colored"][top].mean(),
-            "dominant_color_share": (np.bincount(colored).max() / len(top)) if len(colored) else 0.0,
-            "n_top": len(top),
-        })
+    for m, st in enumerate(mode_label_stats(res.top_indices, d["color_ids"], hit=d["is_colored"])):
+        rows.append({"dataset": name, "mode": m + 1, "eigenvalue": res.eigenvalues[m],
+                     "colored_share_top": st["hit_share"],
+                     "majority_color_id (-1 = gray)": st["majority"], "majority_share": st["majority_share"],
+                     "n_top": len(res.top_indices[m])})
 modes = pd.DataFrame(rows)
 summary = []
 for name, (d, bw, res) in runs.items():
     k = min(P.modes_scored, res.k)
-    tops = np.concatenate(res.top_indices[:k]) if k else np.zeros(0, int)
     summary.append({
         "dataset": name,
         "scale": f"{cfg.profile}: {res.n_test} test / {res.n_ref} ref, r={res.rff_dim}",
         "sigma (median heuristic)": float(bw),
         "positive eigenvalues": res.n_positive,
-        f"colored share, top {P.top_samples} of top {k} modes (ours)": d["is_colored"][tops].mean() if k else float("nan"),
+        f"colored share, top {P.top_samples} of top {k} modes (ours)": top_hit_share(res.top_indices, d["is_colored"], k),
         "chance (test colored share)": d["is_colored"].mean(),
         "paper (Fig. 1, MNIST, DINOv2)": ("top modes are colored digits (qualitative)" if name in ("digits", "mnist")
                                           else "not in the paper (our extension)"),

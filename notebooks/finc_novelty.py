@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from beyondfid.config import load_config
-from beyondfid.finc import finc, finc_swap, median_bandwidth
+from beyondfid.finc import finc, finc_swap, median_bandwidth, mode_label_stats, top_hit_share
 from beyondfid.novelty import novelty_sets
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
@@ -64,6 +64,9 @@ print(f"sigma={float(bw):.3f} (median heuristic); forward: {res.k} modes, lambda
 # %%
 n_show = min(10, P.top_samples)
 labelled = S.test_labels is not None and len(S.missing)
+if labelled:
+    missing_hit = np.isin(S.test_labels, S.missing)
+    stats = mode_label_stats(res.top_indices, S.test_labels, hit=missing_hit)
 if S.test_images is not None:
     rows = min(6, res.k)
     fig, axes = plt.subplots(rows, 1, figsize=(n_show * 0.9 + 1.5, rows * 1.1 + 0.6), squeeze=False)
@@ -73,10 +76,9 @@ if S.test_images is not None:
                           cmap="gray", interpolation="nearest")
         title = f"mode {m + 1}: λ={res.eigenvalues[m]:.4f}"
         if labelled:
-            lab = S.test_labels[res.top_indices[m]]
-            major = np.bincount(lab, minlength=len(S.class_names)).argmax()
-            title += (f", top {len(lab)}: {100 * np.isin(lab, S.missing).mean():.0f}% from missing classes, "
-                      f"majority '{S.class_names[major]}'")
+            st = stats[m]
+            title += (f", top {len(res.top_indices[m])}: {100 * st['hit_share']:.0f}% from missing classes, "
+                      f"majority '{S.class_names[st['majority']]}'")
         axes[m, 0].set_title(title, fontsize=9, loc="left")
         axes[m, 0].axis("off")
     fig.suptitle(f"FINC novel modes: {S.description}", fontsize=10)
@@ -92,18 +94,14 @@ rows = []
 for m in range(res.k):
     r = {"mode": m + 1, "eigenvalue": res.eigenvalues[m]}
     if labelled:
-        lab = S.test_labels[res.top_indices[m]]
-        counts = np.bincount(lab, minlength=len(S.class_names))
-        r.update(majority_class=S.class_names[counts.argmax()], majority_share=counts.max() / len(lab),
-                 missing_share=np.isin(lab, S.missing).mean())
+        r.update(majority_class=S.class_names[stats[m]["majority"]], majority_share=stats[m]["majority_share"],
+                 missing_share=stats[m]["hit_share"])
     rows.append(r)
 modes = pd.DataFrame(rows)
 save_table(modes, out / "table_modes", note=f"Scale: {cfg.profile} profile; {S.description}.")
 swap_majority = []
 if S.ref_labels is not None:
-    for m in range(swap.k):
-        lab = S.ref_labels[swap.top_indices[m]]
-        swap_majority.append(S.class_names[np.bincount(lab, minlength=len(S.class_names)).argmax()])
+    swap_majority = [S.class_names[st["majority"]] for st in mode_label_stats(swap.top_indices, S.ref_labels)]
     print("swap modes' majority classes:", swap_majority)
 
 summary = {"direction": ["test vs reference", "swap: reference vs test"],
@@ -112,11 +110,9 @@ summary = {"direction": ["test vs reference", "swap: reference vs test"],
            "sum of top-k eigenvalues": [res.eigenvalues.sum(), swap.eigenvalues.sum()]}
 if labelled:
     k5 = min(len(S.missing), res.k)
-    top = np.concatenate(res.top_indices[:k5])
-    covered = sorted({S.class_names[c] for c in modes["majority_class"].map(S.class_names.index)
-                      if c in set(S.missing.tolist())})
-    summary["missing-class share, top samples of top modes (ours)"] = [np.isin(S.test_labels[top], S.missing).mean(), np.nan]
-    summary["chance"] = [np.isin(S.test_labels, S.missing).mean(), np.nan]
+    covered = [S.class_names[c] for c in dict.fromkeys(st["majority"] for st in stats) if c in set(S.missing.tolist())]
+    summary["missing-class share, top samples of top modes (ours)"] = [top_hit_share(res.top_indices, missing_hit, k5), np.nan]
+    summary["chance"] = [missing_hit.mean(), np.nan]
     summary["classes that are a top mode's majority"] = [f"missing {len(covered)}/{len(S.missing)}: {', '.join(covered)}",
                                                          ", ".join(dict.fromkeys(swap_majority))]
 summary["paper (AFHQ vs ImageNet-dogs)"] = ["novel modes are cats and wildlife (qualitative)", "not reported"]

@@ -333,3 +333,17 @@ def test_no_positive_eigenvalue(small):
         warnings.simplefilter("ignore", RuntimeWarning)
         res = finc(x, x.copy(), sigma=1.0, eta=1.0, rff_dim=16, top_k=5)
     assert res.k == 0
+
+
+def test_mode_label_stats_against_hand_counts():
+    from beyondfid.finc import mode_label_stats, top_hit_share
+
+    labels = np.array([0, 0, 1, 2, 2, 2, -1, 1])
+    hit = labels >= 1
+    top = [np.array([3, 4, 5, 2]), np.array([0, 1, 6])]
+    st = mode_label_stats(top, labels, hit=hit)
+    assert st[0] == {"majority": 2, "majority_share": 0.75, "hit_share": 1.0}
+    assert st[1]["majority"] == 0 and st[1]["majority_share"] == pytest.approx(2 / 3) and st[1]["hit_share"] == 0.0
+    assert "hit_share" not in mode_label_stats(top, labels)[0]
+    assert top_hit_share(top, hit, 1) == 1.0 and top_hit_share(top, hit, 2) == pytest.approx(4 / 7)
+    assert np.isnan(top_hit_share(top, hit, 0))

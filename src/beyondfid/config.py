@@ -155,13 +155,15 @@ class ProfileConfig(_Strict):
         known = MINI_DATASETS if self.data.source == "builtin" else self.data.folder_names
         novelty = (self.finc_novelty.test, self.finc_novelty.ref)
         unknown = [d for d in self.features.dataset_names + self.finc_colored.dataset_names + novelty if d not in known]
-        unknown += [d for d in novelty if d not in self.features.dataset_names and d not in unknown]
         if unknown:
             raise ValueError(
-                f"features.datasets / finc_colored.datasets / finc_novelty name {unknown}, which are not all in "
-                f"features.datasets, or which data.source={self.data.source!r} does not provide "
-                f"(available: {', '.join(known)})"
+                f"datasets {unknown} (features.datasets / finc_colored.datasets / finc_novelty) are not provided "
+                f"by data.source={self.data.source!r} (available: {', '.join(known)})"
             )
+        uncached = [d for d in novelty if d not in self.features.dataset_names]
+        if uncached:
+            raise ValueError(f"finc_novelty uses {uncached}, which must also be listed in features.datasets "
+                             f"(the notebook reads their cached features)")
         return self
 
 

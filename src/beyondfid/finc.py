@@ -1108,6 +1108,29 @@ def finc_swap(test: Any, ref: Any, **kwargs: Any) -> FincResult:
     return finc(ref, test, **kwargs)
 
 
+def mode_label_stats(top_indices: Sequence[np.ndarray], labels: np.ndarray, hit: np.ndarray | None = None
+                     ) -> list[dict[str, float | int]]:
+    """Check modes against ground truth: for each mode's top samples (rows of ``labels``),
+    the majority label, its share, and (if ``hit`` is a boolean mask over rows) the share of hits."""
+    labels = np.asarray(labels)
+    out = []
+    for top in top_indices:
+        values, counts = np.unique(labels[top], return_counts=True)
+        row: dict[str, float | int] = {"majority": int(values[counts.argmax()]),
+                                       "majority_share": float(counts.max() / len(top))}
+        if hit is not None:
+            row["hit_share"] = float(np.asarray(hit)[top].mean())
+        out.append(row)
+    return out
+
+
+def top_hit_share(top_indices: Sequence[np.ndarray], hit: np.ndarray, modes: int) -> float:
+    """Share of hits (boolean mask over rows) among the pooled top samples of the first ``modes`` modes."""
+    if modes < 1 or not len(top_indices):
+        return float("nan")
+    return float(np.asarray(hit)[np.concatenate(list(top_indices[:modes]))].mean())
+
+
 # --------------------------------------------------------------------------------------------
 # command line (works under torchrun: one shard of each .npy per rank)
 # --------------------------------------------------------------------------------------------
