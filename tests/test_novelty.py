@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from beyondfid.config import load_config
 from beyondfid.data import DataError, load_imageset
 from beyondfid.features import dataset_key, extract_features, feature_key
 from beyondfid.novelty import novelty_sets

@@ -170,7 +170,7 @@ def test_same_seed_same_checkpoint_and_resume(trained: dict[str, Path]) -> None:
 
 def test_missing_or_wrong_checkpoint_errors(trained: dict[str, Path], tmp_path: Path) -> None:
     for name in ("ssl_contrastive", "ssl_masked"):
-        with pytest.raises(MissingWeightsError, match=f"zoo_{name}"):
+        with pytest.raises(MissingWeightsError, match=f"zoo_encoder@{name}"):
             get_extractor(name, checkpoint=tmp_path / "nope.pt")
         with pytest.raises(MissingWeightsError, match="checkpoint=<path"):
             get_extractor(name)

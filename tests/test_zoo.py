@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ import yaml
 from beyondfid import diffusion, generators, zoo
 from beyondfid.data import DataError, ImageSet, load_imageset
 from beyondfid.training import TrainingDivergedError, load_checkpoint
-from beyondfid.zoo import GeneratorConfig, ZooConfig, ZooError
+from beyondfid.config import GeneratorConfig, ZooConfig
+from beyondfid.zoo import ZooError
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -106,9 +108,9 @@ def test_config_validation_names_the_problem() -> None:
     with pytest.raises(ValueError, match="multiple of 2\\*heads"):
         GeneratorConfig(family="dit", steps=5, n_samples=1, width=20, heads=4)
     with pytest.raises(ValueError, match="unknown zoo model"):
-        ZooConfig(models={"stylegan": _cfg("gan")})
+        ZooConfig(models={"stylegan": _cfg("gan")}, ssl_contrastive=None, ssl_masked=None, classifier=None)
     with pytest.raises(ValueError, match="family must be 'dcgan'"):
-        ZooConfig(models={"gan": _cfg("vae")})
+        ZooConfig(models={"gan": _cfg("vae")}, ssl_contrastive=None, ssl_masked=None, classifier=None)
     assert zoo.snapshot_steps(_cfg("gan", steps=10, n_snapshots=3)) == [3, 7, 10]
 
 
@@ -227,24 +229,65 @@ def test_memorization_is_visible_in_nearest_neighbour_distances() -> None:
     assert np.median(d_copy) < 0.1 * np.median(d_fresh)
 
 
-def test_cli_splits_and_train(tmp_path: Path) -> None:
-    ds = _animals_like()
+def _smoke_params(tmp_path: Path, edit=None) -> Path:
+    """The repository's params.yaml with the smoke profile's zoo shrunk further, written to tmp_path."""
+    raw = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    z = raw["profiles"]["smoke"]["zoo"]
+    z["models"]["vae"] = dict(_cfg("vae").model_dump())
+    if edit:
+        edit(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_cli_splits_train_and_encoder(tmp_path: Path, capsys) -> None:
     from beyondfid.data import save_imageset
 
-    save_imageset(ImageSet("animals", ds.images, ds.labels, ds.class_names), tmp_path / "data")
-    params = {"profiles": {"smoke": {"zoo": {"split_seed": 1, "heldout_fraction": 0.25, "ckpt_every": 2,
-                                             "sample_batch": 4,
-                                             "models": {"vae": dict(_cfg("vae").model_dump())}}}}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    common = ["--params", str(tmp_path / "params.yaml"), "--profile", "smoke", "--no-progress", "--threads", "1"]
-    assert zoo.main(["splits", *common, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "splits")]) == 0
-    assert len(load_imageset(tmp_path / "splits", "real_half_a")) == 20
-    assert zoo.main(["train", *common, "--model", "vae", "--splits", str(tmp_path / "splits"),
-                     "--out", str(tmp_path / "vae")]) == 0
-    assert zoo.load_samples(tmp_path / "vae").shape == (6, 1, 28, 28)
-    assert zoo.main(["train", *common, "--model", "gan", "--splits", str(tmp_path / "splits"),
-                     "--out", str(tmp_path / "gan")]) == 2  # not configured: clear error, exit code 2
-    params["profiles"]["smoke"]["zoo"]["models"]["vae"]["steps"] = 0
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ZooError, match="profiles.smoke.zoo.models.vae.steps"):
-        zoo.load_zoo_config(tmp_path / "params.yaml", "smoke")
+    ds = _animals_like()
+    save_imageset(ImageSet("animals", ds.images, ds.labels, ds.class_names), tmp_path / "artifacts/smoke/datasets")
+    common = ["--params", str(_smoke_params(tmp_path)), "--profile", "smoke", "--root", str(tmp_path),
+              "--no-progress", "--threads", "1"]
+    assert zoo.main(["splits", *common]) == 0
+    splits = tmp_path / "artifacts/smoke/zoo/splits"
+    assert len(load_imageset(splits, "real_heldout")) == 32 and len(load_imageset(splits, "real_half_a")) == 16
+    assert zoo.main(["train", *common, "--model", "vae"]) == 0
+    assert zoo.load_samples(tmp_path / "artifacts/smoke/zoo/models/vae").shape == (6, 1, 28, 28)
+    assert zoo.main(["encoder", *common, "--name", "classifier"]) == 0
+    log = json.loads((tmp_path / "artifacts/smoke/zoo/encoders/classifier/log.json").read_text())
+    assert 0.0 <= log["heldout_accuracy"] <= 1.0
+    assert np.sum(log["confusion"]) == 32  # every held-out image is counted once
+
+
+def test_cli_rejects_bad_params_before_work(tmp_path: Path, capsys) -> None:
+    def bad(raw):
+        raw["profiles"]["smoke"]["zoo"]["models"]["vae"]["steps"] = 0
+
+    common = ["--params", str(_smoke_params(tmp_path, bad)), "--profile", "smoke", "--root", str(tmp_path)]
+    assert zoo.main(["train", *common, "--model", "vae"]) == 2
+    assert "profiles.smoke.zoo.models.vae.steps" in capsys.readouterr().err
+    assert not (tmp_path / "artifacts").exists()  # nothing was written
+
+    def missing(raw):
+        del raw["profiles"]["smoke"]["zoo"]["models"]["gan"]
+
+    common[1] = str(_smoke_params(tmp_path, missing))
+    assert zoo.main(["splits", *common]) == 2
+    assert "zoo.models lacks ['gan']" in capsys.readouterr().err
+
+
+def test_paper_profile_imports_sample_folders(tmp_path: Path, monkeypatch) -> None:
+    """Paper profile: a zoo role reads a folder of the paper's samples; too few images is a clear error."""
+    from PIL import Image
+
+    for i in range(5):
+        (tmp_path / "data/paper/edm2_xs").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(tmp_path / f"data/paper/edm2_xs/{i}.png")
+    cfg = GeneratorConfig(family="folder", folder="edm2_xs", steps=1, n_samples=5)
+    s = zoo.import_folder("ddpm_s", cfg, tmp_path / "data/paper", tmp_path / "out")
+    assert s["counts"] == {"samples": 5}
+    assert json.loads((tmp_path / "out/log.json").read_text())["folders"]["samples"].endswith("edm2_xs")
+    with pytest.raises(ZooError, match="n_samples"):
+        zoo.import_folder("ddpm_s", cfg.model_copy(update={"n_samples": 6}), tmp_path / "data/paper", tmp_path / "o2")
+    with pytest.raises(DataError, match="does not exist"):
+        zoo.import_folder("ddpm_s", cfg.model_copy(update={"folder": "nope"}), tmp_path / "data/paper", tmp_path / "o3")

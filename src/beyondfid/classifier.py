@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from .config import ClassifierConfig
 from .data import ImageSet
 from .training import TrainLog, deterministic, fit, load_checkpoint
 from .transforms import random_affine
@@ -26,22 +26,6 @@ from .transforms import random_affine
 
 class ClassifierError(ValueError):
     """Bad input to the domain classifier (shape, dtype, labels, too few images)."""
-
-
-class ClassifierConfig(BaseModel):
-    """Hyper-parameters of the domain classifier (``profiles.<p>.zoo.classifier``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    width: int = Field(16, ge=4, le=256, description="channels of the first conv stage (x2, x4 later)")
-    n_steps: int = Field(500, ge=1, le=1_000_000, description="optimisation steps")
-    batch_size: int = Field(128, ge=2, le=4096)
-    lr: float = Field(0.003, gt=0.0, le=1.0, description="AdamW learning rate (cosine decay to 0)")
-    weight_decay: float = Field(0.0001, ge=0.0, le=1.0)
-    max_translate: float = Field(0.08, ge=0.0, le=0.5, description="augmentation: shift as a fraction of the side")
-    hflip: bool = Field(True, description="augmentation: random left-right flips (animals face either way)")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    ckpt_every: int = Field(200, ge=1, le=1_000_000)
 
 
 def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:

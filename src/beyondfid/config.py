@@ -141,6 +141,181 @@ class FincNoveltyConfig(_Strict):
         return tuple(x.strip() for x in self.ref_missing.split(",") if x.strip())
 
 
+EvalFeature = Literal["effnet", "ssl_contrastive", "ssl_masked"]
+
+
+class FincModelBiasConfig(_Strict):
+    """FINC Fig. 3 on the zoo: each generator's over-represented modes vs real_heldout, and class-skew controls."""
+
+    feature: EvalFeature = Field(description="zoo_eval feature key FINC runs on (effnet = the profile's extractor)")
+    rff_dim: int = Field(ge=1, description="r: random Fourier frequencies (2r features)")
+    eta: float = Field(ge=0.0, description="η in C_X − η·C_Y")
+    top_k: int = Field(ge=1, description="modes requested")
+    top_samples: int = Field(ge=1, description="top samples per mode (scored against the classifier labels, shown)")
+    modes_shown: int = Field(ge=1, description="modes per model in the figure and the table")
+    skew_factor: float = Field(gt=0.0, description="controls: the planted class is this many times as frequent")
+    skew_classes: str = Field(description="controls: comma-separated class names planted in turn ('' = every class)")
+
+    @property
+    def skew_class_names(self) -> tuple[str, ...]:
+        return tuple(x.strip() for x in self.skew_classes.split(",") if x.strip())
+
+
+class FincMemorizationConfig(_Strict):
+    """FINC Fig. 11 on the zoo: memorized clusters of the memorizer beside their nearest real_train images."""
+
+    feature: EvalFeature = Field(description="zoo_eval feature key FINC runs on (effnet = the profile's extractor)")
+    rff_dim: int = Field(ge=1)
+    eta: float = Field(ge=0.0)
+    top_k: int = Field(ge=1)
+    top_samples: int = Field(ge=1, description="top samples per mode (copy share is measured on these)")
+    modes_shown: int = Field(ge=1, description="modes shown in the figure")
+    samples_shown: int = Field(ge=1, description="samples per mode shown (each above its nearest training image)")
+    copy_ratio: float = Field(gt=0.0, le=1.0, description="a sample is a copy if d1 < copy_ratio * d2 (NN ratio test)")
+    contrast_model: str = Field(description="a non-memorizing zoo model run the same way for contrast")
+
+    @field_validator("contrast_model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        if v not in MODELS or v == "memorizer":
+            raise ValueError(f"contrast_model must be a zoo model other than memorizer ({', '.join(MODELS)}), got {v!r}")
+        return v
+
+
+# --------------------------------------------------------------------------------------
+# The model zoo (issue 4): generators, self-supervised encoders, domain classifier
+# --------------------------------------------------------------------------------------
+
+# Zoo model names are roles: on the paper profile each role reads a folder of the papers' samples.
+MODELS = ("ddpm_s", "ddpm_l", "dit", "gan", "projected_gan", "memorizer", "vae")
+ENCODERS = ("ssl_contrastive", "ssl_masked", "classifier")
+Family = Literal["unet_ddpm", "dit", "dcgan", "projected_gan", "vae", "folder"]
+FAMILY_OF = {"ddpm_s": "unet_ddpm", "ddpm_l": "unet_ddpm", "dit": "dit", "gan": "dcgan",
+             "projected_gan": "projected_gan", "memorizer": "unet_ddpm", "vae": "vae"}
+
+
+class EncoderConfig(_Strict):
+    """Training hyper-parameters shared by both encoders."""
+
+    n_steps: int = Field(400, ge=1, le=1_000_000, description="optimisation steps")
+    batch_size: int = Field(128, ge=4, le=4096, description="images per step")
+    lr: float = Field(0.001, gt=0.0, le=1.0, description="AdamW peak learning rate (linear warm-up, cosine decay)")
+    warmup_steps: int = Field(20, ge=0, le=100_000)
+    weight_decay: float = Field(0.05, ge=0.0, le=1.0)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    ckpt_every: int = Field(200, ge=1, le=1_000_000)
+
+
+class ContrastiveConfig(EncoderConfig):
+    """SimCLR encoder (``profiles.<p>.zoo.ssl_contrastive``)."""
+
+    width: int = Field(32, ge=4, le=256, description="CNN channels of the first stage; features are 4*width-d")
+    proj_dim: int = Field(64, ge=4, le=1024, description="output dimension of the projection head")
+    temperature: float = Field(0.2, gt=0.0, le=10.0, description="NT-Xent temperature tau")
+    crop_scale_min: float = Field(0.5, gt=0.0, le=1.0, description="random resized crop: min area fraction")
+    max_rotation_deg: float = Field(15.0, ge=0.0, le=180.0)
+    max_translate: float = Field(0.1, ge=0.0, le=0.5, description="shift as a fraction of the image side")
+    hflip: bool = Field(True, description="random left-right flips")
+
+
+class MaskedConfig(EncoderConfig):
+    """MAE encoder (``profiles.<p>.zoo.ssl_masked``)."""
+
+    patch: int = Field(4, ge=1, le=28, description="patch side; must divide 28")
+    dim: int = Field(96, ge=8, le=1024, description="encoder token width = feature dimension")
+    depth: int = Field(3, ge=1, le=24)
+    heads: int = Field(4, ge=1, le=32)
+    decoder_dim: int = Field(64, ge=8, le=1024)
+    decoder_depth: int = Field(1, ge=1, le=24)
+    mask_ratio: float = Field(0.75, gt=0.0, lt=1.0, description="fraction of patches hidden from the encoder")
+    norm_pix_loss: bool = Field(False, description="normalise each target patch to zero mean / unit variance")
+
+
+
+class ClassifierConfig(_Strict):
+    """Hyper-parameters of the domain classifier (``profiles.<p>.zoo.classifier``)."""
+
+    width: int = Field(16, ge=4, le=256, description="channels of the first conv stage (x2, x4 later)")
+    n_steps: int = Field(500, ge=1, le=1_000_000, description="optimisation steps")
+    batch_size: int = Field(128, ge=2, le=4096)
+    lr: float = Field(0.003, gt=0.0, le=1.0, description="AdamW learning rate (cosine decay to 0)")
+    weight_decay: float = Field(0.0001, ge=0.0, le=1.0)
+    max_translate: float = Field(0.08, ge=0.0, le=0.5, description="augmentation: shift as a fraction of the side")
+    hflip: bool = Field(True, description="augmentation: random left-right flips (animals face either way)")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    ckpt_every: int = Field(200, ge=1, le=1_000_000)
+
+
+class GeneratorConfig(_Strict):
+    """One generator: architecture, optimisation and sampling. Fields a family does not use are ignored."""
+
+    family: Family = Field(description="unet_ddpm | dit | dcgan | projected_gan | vae | folder (paper profile: read the samples from `folder` instead of training)")
+    folder: str = Field("", description="family folder: image folder of the samples, relative to data.root")
+    candidates_folder: str = Field("", description="family folder: optional folder of the candidate pool")
+    width: int = Field(32, ge=4, le=1024, description="UNet base channels / DiT token dim / GAN & VAE base channels")
+    depth: int = Field(3, ge=1, le=32, description="UNet resolution levels / DiT blocks")
+    heads: int = Field(4, ge=1, le=32, description="DiT attention heads")
+    z_dim: int = Field(64, ge=1, le=4096, description="GAN / VAE latent size")
+    steps: int = Field(ge=1, le=10_000_000, description="optimisation steps")
+    batch_size: int = Field(64, ge=2, le=8192)
+    lr: float = Field(2.0e-4, gt=0.0, le=1.0, description="Adam learning rate")
+    warmup: int = Field(0, ge=0, le=1_000_000, description="linear learning-rate warm-up steps")
+    ema: float = Field(0.0, ge=0.0, lt=1.0, description="diffusion: EMA decay of the sampled weights (0 = off)")
+    timesteps: int = Field(1000, ge=2, le=100_000, description="diffusion: T of the cosine schedule")
+    sample_steps: int = Field(25, ge=1, le=10_000, description="diffusion: DDIM steps")
+    beta: float = Field(1.0, gt=0.0, le=100.0, description="VAE: KL weight")
+    feature_resolution: int = Field(64, ge=32, le=512, description="projected_gan: EfficientNet input side")
+    train_subset: int = Field(0, ge=0, le=10_000_000, description="train on this many images (0 = all of real_train)")
+    n_samples: int = Field(ge=1, le=10_000_000, description="samples written to samples.npz")
+    candidate_factor: int = Field(0, ge=0, le=1000, description="GANs: candidate pool of factor x n_samples (0 = none)")
+    n_snapshots: int = Field(0, ge=0, le=1000, description="GANs: evenly spaced training snapshots with samples")
+    snapshot_samples: int = Field(0, ge=0, le=10_000_000, description="samples per snapshot")
+    bn_samples: int = Field(4096, ge=1, le=10_000_000,
+                            description="GANs: latents used to fix the generator's BatchNorm statistics for sampling")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "GeneratorConfig":
+        if self.n_snapshots and not self.snapshot_samples:
+            raise ValueError("n_snapshots > 0 needs snapshot_samples > 0")
+        if self.n_snapshots > self.steps:
+            raise ValueError(f"n_snapshots={self.n_snapshots} exceeds steps={self.steps}")
+        if self.family == "dit" and self.width % (2 * self.heads):
+            raise ValueError(f"DiT width {self.width} must be a multiple of 2*heads={2 * self.heads}")
+        if self.family == "unet_ddpm" and (self.width % 2 or self.depth > 3):
+            raise ValueError(f"UNet needs an even width and depth <= 3 on 16x16 folded images, got {self.width}/{self.depth}")
+        if self.family == "folder" and not self.folder:
+            raise ValueError("family 'folder' needs `folder` (the sample folder under data.root)")
+        if self.train_subset and self.train_subset < self.batch_size:
+            raise ValueError(f"train_subset={self.train_subset} is smaller than batch_size={self.batch_size}")
+        return self
+
+
+class ZooConfig(_Strict):
+    """``profiles.<profile>.zoo``: splits, checkpointing and one :class:`GeneratorConfig` per model."""
+
+    split_seed: int = Field(0, ge=0, le=2**31 - 1)
+    heldout_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of the real animals held out")
+    ckpt_every: int = Field(200, ge=1, le=10_000_000, description="steps between checkpoints")
+    sample_batch: int = Field(500, ge=1, le=100_000, description="images per sampling forward pass")
+    real: str = Field("animals", description="labelled dataset (from the prepare stage) that is split and trained on")
+    models: dict[str, GeneratorConfig]
+    ssl_contrastive: ContrastiveConfig | None = Field(description="SimCLR encoder; null = not trained (paper profile)")
+    ssl_masked: MaskedConfig | None = Field(description="MAE encoder; null = not trained (paper profile)")
+    classifier: ClassifierConfig | None = Field(description="domain classifier; null = not trained (paper profile)")
+
+    @model_validator(mode="after")
+    def _known_models(self) -> "ZooConfig":
+        unknown = sorted(set(self.models) - set(MODELS))
+        if unknown:
+            raise ValueError(f"unknown zoo model(s) {unknown}; the zoo has {', '.join(MODELS)}")
+        for name, cfg in self.models.items():
+            if cfg.family not in (FAMILY_OF[name], "folder"):
+                raise ValueError(f"models.{name}.family must be {FAMILY_OF[name]!r} (or 'folder'), got {cfg.family!r}")
+        return self
+
+
+
 class ProfileConfig(_Strict):
     seed: int = Field(0, ge=0)
     data: DataConfig
@@ -149,6 +324,9 @@ class ProfileConfig(_Strict):
     overview: OverviewConfig
     finc_colored: FincColoredConfig
     finc_novelty: FincNoveltyConfig
+    finc_model_bias: FincModelBiasConfig
+    finc_memorization: FincMemorizationConfig
+    zoo: ZooConfig
 
     @model_validator(mode="after")
     def _datasets_exist(self) -> "ProfileConfig":
@@ -160,6 +338,13 @@ class ProfileConfig(_Strict):
                 f"datasets {unknown} (features.datasets / finc_colored.datasets / finc_novelty) are not provided "
                 f"by data.source={self.data.source!r} (available: {', '.join(known)})"
             )
+        if self.zoo.real not in known:
+            raise ValueError(f"zoo.real={self.zoo.real!r} is not provided by data.source={self.data.source!r} "
+                             f"(available: {', '.join(known)})")
+        missing_models = [m for m in MODELS if m not in self.zoo.models]
+        if missing_models:
+            raise ValueError(f"zoo.models lacks {missing_models}: every zoo role is a pipeline stage, so each needs "
+                             f"an entry (family 'folder' on the paper profile)")
         uncached = [d for d in novelty if d not in self.features.dataset_names]
         if uncached:
             raise ValueError(f"finc_novelty uses {uncached}, which must also be listed in features.datasets "

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from .config import ContrastiveConfig, EncoderConfig, MaskedConfig
 from .data import ImageSet
 from .extractors.base import ExtractorError, MissingWeightsError, as_uint8_tensor, register, resolve_device
 from .training import TrainLog, deterministic, fit, load_checkpoint
@@ -40,7 +40,7 @@ from .transforms import random_affine
 NATIVE_RESOLUTION = 28
 
 # Which pipeline stage writes each checkpoint (named in MissingWeightsError messages).
-PRODUCING_STAGE = {"ssl_contrastive": "zoo_ssl_contrastive", "ssl_masked": "zoo_ssl_masked"}
+PRODUCING_STAGE = {"ssl_contrastive": "zoo_encoder@ssl_contrastive", "ssl_masked": "zoo_encoder@ssl_masked"}
 
 
 class SSLError(ValueError):
@@ -50,45 +50,6 @@ class SSLError(ValueError):
 # --------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------
-
-
-class EncoderConfig(BaseModel):
-    """Training hyper-parameters shared by both encoders."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    n_steps: int = Field(400, ge=1, le=1_000_000, description="optimisation steps")
-    batch_size: int = Field(128, ge=4, le=4096, description="images per step")
-    lr: float = Field(0.001, gt=0.0, le=1.0, description="AdamW peak learning rate (linear warm-up, cosine decay)")
-    warmup_steps: int = Field(20, ge=0, le=100_000)
-    weight_decay: float = Field(0.05, ge=0.0, le=1.0)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    ckpt_every: int = Field(200, ge=1, le=1_000_000)
-
-
-class ContrastiveConfig(EncoderConfig):
-    """SimCLR encoder (``profiles.<p>.zoo.ssl_contrastive``)."""
-
-    width: int = Field(32, ge=4, le=256, description="CNN channels of the first stage; features are 4*width-d")
-    proj_dim: int = Field(64, ge=4, le=1024, description="output dimension of the projection head")
-    temperature: float = Field(0.2, gt=0.0, le=10.0, description="NT-Xent temperature tau")
-    crop_scale_min: float = Field(0.5, gt=0.0, le=1.0, description="random resized crop: min area fraction")
-    max_rotation_deg: float = Field(15.0, ge=0.0, le=180.0)
-    max_translate: float = Field(0.1, ge=0.0, le=0.5, description="shift as a fraction of the image side")
-    hflip: bool = Field(True, description="random left-right flips")
-
-
-class MaskedConfig(EncoderConfig):
-    """MAE encoder (``profiles.<p>.zoo.ssl_masked``)."""
-
-    patch: int = Field(4, ge=1, le=28, description="patch side; must divide 28")
-    dim: int = Field(96, ge=8, le=1024, description="encoder token width = feature dimension")
-    depth: int = Field(3, ge=1, le=24)
-    heads: int = Field(4, ge=1, le=32)
-    decoder_dim: int = Field(64, ge=8, le=1024)
-    decoder_depth: int = Field(1, ge=1, le=24)
-    mask_ratio: float = Field(0.75, gt=0.0, lt=1.0, description="fraction of patches hidden from the encoder")
-    norm_pix_loss: bool = Field(False, description="normalise each target patch to zero mean / unit variance")
 
 
 # --------------------------------------------------------------------------------------
@@ -477,7 +438,7 @@ def _need_checkpoint(name: str, checkpoint: str | Path | None) -> Path:
     if checkpoint is None:
         raise MissingWeightsError(
             f"{name} is trained by the zoo: pass checkpoint=<path to its ckpt.pt> "
-            f"(written by the DVC stage `{PRODUCING_STAGE[name]}`, e.g. artifacts/<profile>/zoo/{name}/ckpt.pt)"
+            f"(written by the DVC stage `{PRODUCING_STAGE[name]}`, e.g. artifacts/<profile>/zoo/encoders/{name}/ckpt.pt)"
         )
     return Path(checkpoint)
 

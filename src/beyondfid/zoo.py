@@ -19,10 +19,12 @@ Every model is trained by :func:`beyondfid.training.fit` (deterministic, resumab
 NaN-checked) and leaves in its output folder ``ckpt.pt``, ``samples.npz`` (``images`` uint8
 N x 1 x 28 x 28) and ``log.json``; the GANs add ``candidates.npz`` and ``snapshots/``.
 
-CLI (paths are always passed in)::
+CLI (the DVC stages ``zoo_splits``, ``zoo_train@<model>``, ``zoo_encoder@<name>``; outputs
+under ``artifacts/<profile>/zoo/``)::
 
-    python -m beyondfid.zoo splits --params params.yaml --profile mini --out DIR
-    python -m beyondfid.zoo train  --params params.yaml --profile mini --model ddpm_s --splits DIR --out DIR
+    python -m beyondfid.zoo splits  --profile mini
+    python -m beyondfid.zoo train   --profile mini --model ddpm_s
+    python -m beyondfid.zoo encoder --profile mini --name classifier
 """
 
 from __future__ import annotations
@@ -36,24 +38,20 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from torch import nn
 
 from . import diffusion, generators
-from .data import DataError, ImageSet, load_imageset, save_imageset, train_val_split
+from .config import ENCODERS, FAMILY_OF as _FAMILY_OF, MODELS, Config, ConfigError, GeneratorConfig, load_config
+from .data import DataError, ImageFolder, ImageSet, load_imageset, save_imageset, train_val_split
 from .io import load_npz, save_json, save_npz, sha256_array
 from .training import CheckpointError, TrainingDivergedError, deterministic, fit, load_checkpoint, load_modules
 
-MODELS = ("ddpm_s", "ddpm_l", "dit", "gan", "projected_gan", "memorizer", "vae")
 SPLITS = ("real_train", "real_heldout", "real_half_a", "real_half_b")
-Family = Literal["unet_ddpm", "dit", "dcgan", "projected_gan", "vae"]
-_FAMILY_OF = {"ddpm_s": "unet_ddpm", "ddpm_l": "unet_ddpm", "dit": "dit", "gan": "dcgan",
-              "projected_gan": "projected_gan", "memorizer": "unet_ddpm", "vae": "vae"}
 
 
 class ZooError(ValueError):
@@ -63,87 +61,6 @@ class ZooError(ValueError):
 # --------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class GeneratorConfig(_Strict):
-    """One generator: architecture, optimisation and sampling. Fields a family does not use are ignored."""
-
-    family: Family = Field(description="unet_ddpm | dit | dcgan | projected_gan | vae")
-    width: int = Field(32, ge=4, le=1024, description="UNet base channels / DiT token dim / GAN & VAE base channels")
-    depth: int = Field(3, ge=1, le=32, description="UNet resolution levels / DiT blocks")
-    heads: int = Field(4, ge=1, le=32, description="DiT attention heads")
-    z_dim: int = Field(64, ge=1, le=4096, description="GAN / VAE latent size")
-    steps: int = Field(ge=1, le=10_000_000, description="optimisation steps")
-    batch_size: int = Field(64, ge=2, le=8192)
-    lr: float = Field(2.0e-4, gt=0.0, le=1.0, description="Adam learning rate")
-    warmup: int = Field(0, ge=0, le=1_000_000, description="linear learning-rate warm-up steps")
-    ema: float = Field(0.0, ge=0.0, lt=1.0, description="diffusion: EMA decay of the sampled weights (0 = off)")
-    timesteps: int = Field(1000, ge=2, le=100_000, description="diffusion: T of the cosine schedule")
-    sample_steps: int = Field(25, ge=1, le=10_000, description="diffusion: DDIM steps")
-    beta: float = Field(1.0, gt=0.0, le=100.0, description="VAE: KL weight")
-    feature_resolution: int = Field(64, ge=32, le=512, description="projected_gan: EfficientNet input side")
-    train_subset: int = Field(0, ge=0, le=10_000_000, description="train on this many images (0 = all of real_train)")
-    n_samples: int = Field(ge=1, le=10_000_000, description="samples written to samples.npz")
-    candidate_factor: int = Field(0, ge=0, le=1000, description="GANs: candidate pool of factor x n_samples (0 = none)")
-    n_snapshots: int = Field(0, ge=0, le=1000, description="GANs: evenly spaced training snapshots with samples")
-    snapshot_samples: int = Field(0, ge=0, le=10_000_000, description="samples per snapshot")
-    bn_samples: int = Field(4096, ge=1, le=10_000_000,
-                            description="GANs: latents used to fix the generator's BatchNorm statistics for sampling")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "GeneratorConfig":
-        if self.n_snapshots and not self.snapshot_samples:
-            raise ValueError("n_snapshots > 0 needs snapshot_samples > 0")
-        if self.n_snapshots > self.steps:
-            raise ValueError(f"n_snapshots={self.n_snapshots} exceeds steps={self.steps}")
-        if self.family == "dit" and self.width % (2 * self.heads):
-            raise ValueError(f"DiT width {self.width} must be a multiple of 2*heads={2 * self.heads}")
-        if self.family == "unet_ddpm" and (self.width % 2 or self.depth > 3):
-            raise ValueError(f"UNet needs an even width and depth <= 3 on 16x16 folded images, got {self.width}/{self.depth}")
-        if self.train_subset and self.train_subset < self.batch_size:
-            raise ValueError(f"train_subset={self.train_subset} is smaller than batch_size={self.batch_size}")
-        return self
-
-
-class ZooConfig(_Strict):
-    """``profiles.<profile>.zoo``: splits, checkpointing and one :class:`GeneratorConfig` per model."""
-
-    split_seed: int = Field(0, ge=0, le=2**31 - 1)
-    heldout_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of the real animals held out")
-    ckpt_every: int = Field(200, ge=1, le=10_000_000, description="steps between checkpoints")
-    sample_batch: int = Field(500, ge=1, le=100_000, description="images per sampling forward pass")
-    models: dict[str, GeneratorConfig]
-
-    @model_validator(mode="after")
-    def _known_models(self) -> "ZooConfig":
-        unknown = sorted(set(self.models) - set(MODELS))
-        if unknown:
-            raise ValueError(f"unknown zoo model(s) {unknown}; the zoo has {', '.join(MODELS)}")
-        for name, cfg in self.models.items():
-            if cfg.family != _FAMILY_OF[name]:
-                raise ValueError(f"models.{name}.family must be {_FAMILY_OF[name]!r}, got {cfg.family!r}")
-        return self
-
-
-def load_zoo_config(params_path: str | Path, profile: str) -> ZooConfig:
-    """Read and validate ``profiles.<profile>.zoo`` from a params YAML file."""
-    import yaml
-
-    raw = yaml.safe_load(Path(params_path).read_text())
-    try:
-        section = raw["profiles"][profile]["zoo"]
-    except (KeyError, TypeError):
-        raise ZooError(f"{params_path}: no section profiles.{profile}.zoo; add it (see README, 'Model zoo')") from None
-    try:
-        return ZooConfig.model_validate(section)
-    except ValidationError as err:
-        lines = [f"profiles.{profile}.zoo.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        raise ZooError("invalid zoo config:\n  " + "\n  ".join(lines)) from None
 
 
 # --------------------------------------------------------------------------------------
@@ -473,53 +390,135 @@ def load_samples(out_dir: str | Path, which: str = "samples") -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _load_animals(data_dir: str | None) -> ImageSet:
-    if data_dir:
-        return load_imageset(data_dir, "animals")
-    from .data import build_animals
+def zoo_dirs(cfg: Config) -> dict[str, Path]:
+    """Where the zoo stages write: ``splits/``, ``models/<name>/``, ``encoders/<name>/``."""
+    root = cfg.artifacts / "zoo"
+    return {"splits": root / "splits", "models": root / "models", "encoders": root / "encoders"}
 
-    return build_animals()[0]
+
+def write_splits(cfg: Config) -> dict[str, int]:
+    """The ``zoo_splits`` stage: split ``zoo.real`` (from the prepare stage) into the four real splits.
+
+    Builtin (labelled, in-memory) datasets are written as image sets; a paper-profile image
+    folder is split by index only (``<split>.json`` lists the file indices), since its images
+    stay in the user's folder.
+    """
+    zcfg = cfg.params.zoo
+    out = zoo_dirs(cfg)["splits"]
+    if cfg.params.data.source == "builtin":
+        ds = load_imageset(cfg.datasets_dir, zcfg.real)
+        splits = animal_splits(ds, zcfg.split_seed, zcfg.heldout_fraction)
+        for split in splits.values():
+            save_imageset(split, out, {"source": ds.name, "split_seed": zcfg.split_seed})
+        return {k: len(v) for k, v in splits.items()}
+    n = int(json.loads((cfg.datasets_dir / f"{zcfg.real}.json").read_text())["count"])
+    idx = ImageSet("index", np.zeros((n, 1, 1, 1), np.uint8), np.zeros(n, np.int64), ("all",))
+    splits = animal_splits(idx, zcfg.split_seed, zcfg.heldout_fraction)
+    for k, v in splits.items():
+        save_json(out / f"{k}.json", {"source": zcfg.real, "folder": str(Path(cfg.params.data.root) / zcfg.real),
+                                      "split_seed": zcfg.split_seed, "index": v.index.tolist()})
+    return {k: len(v) for k, v in splits.items()}
+
+
+def import_folder(name: str, gcfg: GeneratorConfig, data_root: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Paper profile: record a folder of a paper's samples as zoo model ``name`` (no training).
+
+    Checks that the folder holds at least ``n_samples`` readable images and writes ``log.json``
+    naming the folder(s); downstream stages stream the images from there.
+    """
+    folders = {"samples": Path(data_root) / gcfg.folder}
+    if gcfg.candidates_folder:
+        folders["candidates"] = Path(data_root) / gcfg.candidates_folder
+    counts = {k: len(ImageFolder(v)) for k, v in folders.items()}
+    if counts["samples"] < gcfg.n_samples:
+        raise ZooError(f"{folders['samples']}: {counts['samples']} images, but zoo.models.{name}.n_samples is "
+                       f"{gcfg.n_samples}; add images or lower n_samples")
+    summary = {"model": name, "family": "folder", "config": gcfg.model_dump(),
+               "folders": {k: str(v) for k, v in folders.items()}, "counts": counts, "finished": True}
+    save_json(Path(out_dir) / "log.json", summary)
+    return summary
+
+
+def train_encoder(name: str, cfg: Config, progress: bool = True) -> dict[str, Any]:
+    """The ``zoo_encoder`` stages: train ``ssl_contrastive`` / ``ssl_masked`` / ``classifier`` on ``real_train``.
+
+    Writes ``ckpt.pt`` and ``log.json`` (the classifier's also holds its held-out accuracy and
+    confusion matrix). A ``null`` config (paper profile) writes only a ``log.json`` saying so.
+    """
+    from . import classifier as clf
+    from . import ssl
+
+    if name not in ENCODERS:
+        raise ZooError(f"unknown encoder {name!r}; choose from {', '.join(ENCODERS)}")
+    out = zoo_dirs(cfg)["encoders"] / name
+    ecfg = getattr(cfg.params.zoo, name)
+    if ecfg is None:
+        summary: dict[str, Any] = {"encoder": name, "skipped": f"profiles.{cfg.profile}.zoo.{name} is null"}
+        save_json(out / "log.json", summary)
+        return summary
+    splits = zoo_dirs(cfg)["splits"]
+    train = load_imageset(splits, "real_train")
+    ckpt = out / "ckpt.pt"
+    summary = {"encoder": name, "config": ecfg.model_dump(), "train_images": len(train)}
+    if name == "classifier":
+        held = load_imageset(splits, "real_heldout")
+        res = clf.train_classifier(train, ecfg, ckpt, heldout=held, n_classes=len(train.class_names),
+                                   progress=progress)
+        pred = clf.predict_labels(res.model, held.images)
+        summary.update(heldout_accuracy=res.heldout_accuracy, class_names=list(train.class_names),
+                       confusion=clf.confusion_matrix(held.labels, pred, len(train.class_names)).tolist())
+        log = res.log
+    else:
+        train_fn = ssl.train_ssl_contrastive if name == "ssl_contrastive" else ssl.train_ssl_masked
+        log = train_fn(train, ecfg, ckpt, progress=progress).log
+    summary.update(steps_done=log.steps_done, train_seconds=log.wall_time, history=log.history)
+    save_json(out / "log.json", summary)
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m beyondfid.zoo", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     ps = sub.add_parser("splits", help="write real_train / real_heldout / real_half_a / real_half_b")
-    pt = sub.add_parser("train", help="train one zoo model, sample it, write ckpt/samples/log")
-    for q in (ps, pt):
-        q.add_argument("--params", default="params.yaml", help="YAML with profiles.<profile>.zoo")
-        q.add_argument("--profile", required=True, choices=("smoke", "mini", "paper"))
-        q.add_argument("--out", required=True, help="output folder")
+    pt = sub.add_parser("train", help="train one zoo generator (or import its folder), sample it")
+    pe = sub.add_parser("encoder", help="train ssl_contrastive / ssl_masked / classifier on real_train")
+    for q in (ps, pt, pe):
+        q.add_argument("--profile", default=None, help="smoke | mini | paper (default: params.yaml's profile)")
+        q.add_argument("--params", default="params.yaml", help="parameter file")
+        q.add_argument("--root", default=".", help="folder under which artifacts/ are written")
         q.add_argument("--no-progress", action="store_true")
         q.add_argument("--threads", type=int, default=0,
                        help="torch intra-op threads (0 = torch's default); 1 is far faster on a busy CPU")
-    ps.add_argument("--data", default=None, help="folder with animals.npz (default: build from the installed package)")
-    ps.add_argument("--animals-n", type=int, default=0, help="keep this many animals (0 = all)")
     pt.add_argument("--model", required=True, choices=MODELS)
-    pt.add_argument("--splits", required=True, help="folder written by the `splits` command")
+    pe.add_argument("--name", required=True, choices=ENCODERS)
     args = p.parse_args(argv)
     if args.threads < 0:
         p.error(f"--threads must be >= 0, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        zoo = load_zoo_config(args.params, args.profile)
+        cfg = load_config(args.profile, args.params, args.root)
+        zcfg = cfg.params.zoo
         if args.cmd == "splits":
-            ds = _load_animals(args.data)
-            if args.animals_n:
-                ds = ds.subsample(args.animals_n, zoo.split_seed)
-            for split in animal_splits(ds, zoo.split_seed, zoo.heldout_fraction).values():
-                save_imageset(split, args.out, {"source": ds.name, "split_seed": zoo.split_seed})
-            return 0
-        if args.model not in zoo.models:
-            raise ZooError(f"profiles.{args.profile}.zoo.models has no entry for {args.model!r}")
-        real_train = load_imageset(args.splits, "real_train")
-        s = train_model(args.model, zoo.models[args.model], real_train, args.out, ckpt_every=zoo.ckpt_every,
-                        sample_batch=zoo.sample_batch, progress=not args.no_progress)
-        print(f"{args.model}: {s['steps_done']} steps in {s['train_seconds']:.1f}s, "
-              f"sampling {s.get('sample_seconds', 0):.1f}s -> {args.out}")
+            print(", ".join(f"{k}: {n}" for k, n in write_splits(cfg).items()))
+        elif args.cmd == "encoder":
+            s = train_encoder(args.name, cfg, progress=not args.no_progress)
+            done = s.get("skipped") or f"{s['steps_done']} steps in {s['train_seconds']:.1f}s"
+            print(f"{args.name}: {done}")
+        else:
+            gcfg = zcfg.models[args.model]
+            out = zoo_dirs(cfg)["models"] / args.model
+            if gcfg.family == "folder":
+                s = import_folder(args.model, gcfg, cfg.params.data.root, out)
+                print(f"{args.model}: folder {s['folders']['samples']} ({s['counts']['samples']} images)")
+                return 0
+            real_train = load_imageset(zoo_dirs(cfg)["splits"], "real_train")
+            s = train_model(args.model, gcfg, real_train, out, ckpt_every=zcfg.ckpt_every,
+                            sample_batch=zcfg.sample_batch, progress=not args.no_progress)
+            print(f"{args.model}: {s['steps_done']} steps in {s['train_seconds']:.1f}s, "
+                  f"sampling {s.get('sample_seconds', 0):.1f}s -> {out}")
         return 0
-    except (ZooError, DataError, CheckpointError, TrainingDivergedError) as err:
+    except (ConfigError, ZooError, DataError, CheckpointError, TrainingDivergedError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
