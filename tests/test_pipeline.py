@@ -9,6 +9,7 @@ only a notebook's plotting code re-runs only that notebook's stage.
 from __future__ import annotations
 
 import os
+import json
 import re
 import subprocess
 import sys
@@ -44,9 +45,17 @@ def workspace(tmp_path_factory, repo):
     return ws, log
 
 
+def _stage_names(dvc_yaml: Path) -> list[str]:
+    """Stage names as DVC reports them: a ``foreach`` stage expands to ``name@item`` per item."""
+    names = []
+    for name, s in yaml.safe_load(dvc_yaml.read_text())["stages"].items():
+        names += [f"{name}@{item}" for item in s["foreach"]] if "foreach" in s else [name]
+    return names
+
+
 def test_every_notebook_is_a_stage(repo):
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    cmds = " ".join(s["cmd"] for s in stages.values())
+    cmds = " ".join(s.get("cmd") or s["do"]["cmd"] for s in stages.values())  # foreach stages nest under "do"
     for nb in sorted((repo / "notebooks").glob("*.py")):
         assert f"notebooks/{nb.name}" in cmds, f"{nb.name} is not run by any dvc stage"
         assert "papermill -k python3" in cmds
@@ -63,8 +72,10 @@ def test_mini_dag_resolves_without_paper_data(workspace):
     # as a not-yet-pulled source, not an error (no stage of the mini profile depends on it).
     dag = _run(["dvc", "dag"], mini)
     status = _run(["dvc", "status"], mini)
-    for stage in yaml.safe_load((ws / "dvc.yaml").read_text())["stages"]:
-        assert stage in dag and f"{stage}:" in status
+    names = _stage_names(ws / "dvc.yaml")
+    assert "zoo_train@memorizer" in names and "zoo_encoder@classifier" in names
+    for stage in names:
+        assert stage in dag and f"{stage}:" in status, stage
     assert "error" not in (dag + status).lower()
 
 
@@ -76,6 +87,13 @@ def test_smoke_pipeline_runs_and_writes_outputs(workspace):
         assert (res / "overview" / f).stat().st_size > 100, f
     metrics = yaml.safe_load((res / "metrics" / "overview.json").read_text())
     assert metrics["cat_photo_is_cat_class"] is True
+    # every notebook stage wrote its executed notebook and metrics; every zoo role has samples
+    for nb in sorted((ws / "notebooks").glob("*.py")):
+        assert (res / nb.stem / f"{nb.stem}.ipynb").is_file(), nb.stem
+        assert json.loads((res / "metrics" / f"{nb.stem}.json").read_text()), nb.stem
+    for model in ("ddpm_s", "ddpm_l", "dit", "gan", "projected_gan", "memorizer", "vae"):
+        assert (ws / "artifacts/smoke/zoo/models" / model / "samples.npz").is_file(), model
+        assert (ws / "artifacts/smoke/zoo/eval" / f"{model}.npz").is_file(), model
 
 
 def test_second_repro_does_nothing(workspace):
@@ -84,7 +102,7 @@ def test_second_repro_does_nothing(workspace):
     assert "Running stage" not in out, out
     status = _run(["dvc", "status"], ws)
     # Only data.dvc (paper data never pulled in this fresh clone) may be reported.
-    for stage in yaml.safe_load((ws / "dvc.yaml").read_text())["stages"]:
+    for stage in _stage_names(ws / "dvc.yaml"):
         assert f"{stage}:" not in status, status
 
 

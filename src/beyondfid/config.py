@@ -141,6 +141,52 @@ class FincNoveltyConfig(_Strict):
         return tuple(x.strip() for x in self.ref_missing.split(",") if x.strip())
 
 
+SCALABILITY_METHODS = ("finc", "ken", "rarity", "fld")
+
+
+class FincScalabilityConfig(_Strict):
+    """FINC Table 1: time and peak memory against sample count (FINC, KEN, Rarity, FLD on CPU)."""
+
+    sizes: str = Field(description="comma-separated sample counts n per set (test and reference), increasing")
+    methods: str = Field("finc,ken,rarity,fld", description="comma-separated methods: finc, ken, rarity, fld")
+    real_dataset: str = Field(description="cached features used as real inputs (synthetic ones of the same "
+                                          "dimension beyond half its size); must be in features.datasets")
+    rff_dim: int = Field(ge=1, le=100_000, description="FINC's r (2r random Fourier features)")
+    time_cap_s: float = Field(gt=0.0, le=604_800.0, description="per-run time cap in seconds (stands for the paper's 24 h)")
+    memory_cap_gb: float = Field(gt=0.0, le=4096.0, description="per-run cap on extra resident memory, GB (1e9 bytes)")
+    threads: int = Field(ge=1, le=1024, description="torch/BLAS threads of every measured run")
+
+    @field_validator("sizes")
+    @classmethod
+    def _sizes_increasing(cls, v: str) -> str:
+        try:
+            ns = [int(s) for s in _csv(v)]
+        except ValueError:
+            raise ValueError(f"sizes must be comma-separated integers, e.g. '1000,10000', got {v!r}") from None
+        if any(n < 4 for n in ns):
+            raise ValueError(f"every size must be >= 4 (Rarity needs more than k = 3 reference rows), got {ns}")
+        if ns != sorted(set(ns)):
+            raise ValueError(f"sizes must be strictly increasing, got {ns}")
+        return v
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, v: str) -> str:
+        names = _csv(v)
+        unknown = [m for m in names if m not in SCALABILITY_METHODS]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(f"methods must be distinct names from {', '.join(SCALABILITY_METHODS)}, got {v!r}")
+        return v
+
+    @property
+    def size_list(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in _csv(self.sizes))
+
+    @property
+    def method_names(self) -> tuple[str, ...]:
+        return _csv(self.methods)
+
+
 EvalFeature = Literal["effnet", "ssl_contrastive", "ssl_masked"]
 
 
@@ -324,6 +370,7 @@ class ProfileConfig(_Strict):
     overview: OverviewConfig
     finc_colored: FincColoredConfig
     finc_novelty: FincNoveltyConfig
+    finc_scalability: FincScalabilityConfig
     finc_model_bias: FincModelBiasConfig
     finc_memorization: FincMemorizationConfig
     zoo: ZooConfig
@@ -349,6 +396,14 @@ class ProfileConfig(_Strict):
         if uncached:
             raise ValueError(f"finc_novelty uses {uncached}, which must also be listed in features.datasets "
                              f"(the notebook reads their cached features)")
+        return self
+
+    @model_validator(mode="after")
+    def _scalability_features_cached(self) -> "ProfileConfig":
+        name = self.finc_scalability.real_dataset
+        if name not in self.features.dataset_names:
+            raise ValueError(f"finc_scalability.real_dataset={name!r} must be listed in features.datasets "
+                             f"({self.features.datasets}): the notebook reads its cached features")
         return self
 
 
