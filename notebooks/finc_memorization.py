@@ -95,18 +95,21 @@ def plot_modes(m: str) -> None:
     if r["images"] is None or real_train is None or n_modes == 0:
         return
     n = min(P.samples_shown, P.top_samples)
-    fig, axes = plt.subplots(2, n_modes, figsize=(n_modes * (n * 0.55 + 0.3), 2.9), squeeze=False)
+    cols = 2 if n_modes > 1 else 1  # modes on a 2-column grid; each mode = samples above their neighbours
+    rows = -(-n_modes // cols)
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(cols * (n * 0.75 + 0.4), rows * 2.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
     for i in range(n_modes):
         idx = r["res"].top_indices[i][:n]
         nn = r["ev"]["nn_index"][idx, 0]
         st = r["stats"][i]
-        axes[0, i].imshow(image_grid(r["images"][idx], ncols=n, pad=1), cmap="gray", interpolation="nearest")
-        axes[0, i].set_title(f"mode {i + 1}: {100 * st['copy_share']:.0f}% copies (top {len(r['res'].top_indices[i])})",
-                             fontsize=8)
-        axes[1, i].imshow(image_grid(real_train.images[nn], ncols=n, pad=1), cmap="gray", interpolation="nearest")
-        axes[1, i].set_title(f"nearest real_train, mean d1={np.mean(r['ev']['nn_dist'][idx, 0]):.2f}", fontsize=8)
-        for ax in axes[:, i]:
-            ax.axis("off")
+        top, bottom = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
+        top.imshow(image_grid(r["images"][idx], ncols=n, pad=1), cmap="gray", interpolation="nearest")
+        top.set_title(f"mode {i + 1}: {100 * st['copy_share']:.0f}% copies (top {len(r['res'].top_indices[i])})",
+                      fontsize=8)
+        bottom.imshow(image_grid(real_train.images[nn], ncols=n, pad=1), cmap="gray", interpolation="nearest")
+        bottom.set_title(f"nearest real_train, mean d1={np.mean(r['ev']['nn_dist'][idx, 0]):.2f}", fontsize=8)
     fig.suptitle(f"FINC modes of {m} vs real_heldout (top: samples; bottom: nearest training images)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, out / f"fig_modes_{m}.png")

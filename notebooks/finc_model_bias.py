@@ -112,7 +112,7 @@ if shown:
         ax.set_title(title, fontsize=8, loc="left")
         ax.axis("off")
     fig.suptitle(f"FINC: modes each generator over-produces vs real_heldout ({P.feature} features)", fontsize=10)
-    fig.tight_layout(h_pad=0.5)
+    fig.tight_layout(h_pad=0.5, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the suptitle
     save_figure(fig, out / "fig_modes.png")
     plt.show()
 

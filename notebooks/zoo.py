@@ -84,13 +84,16 @@ print({k: v["count"] for k, v in index["sets"].items()})
 # ## Samples
 #
 # The first 64 samples of each model (no cherry-picking: samples are drawn with a fixed
-# seed and shown in order) and 64 real held-out images for comparison.
+# seed and shown in order) and 64 real held-out images for comparison (a seeded random draw:
+# the split is stored class by class, so its first rows would all be one animal).
 
 # %%
 n_show = 64
 images = {m: first_images(cfg, m, n_show) for m in MODELS}
-images["real_heldout"] = real_heldout.get(0, min(n_show, len(real_heldout)))
-fig, axes = plt.subplots(2, 4, figsize=(12, 6.4))
+pick = np.sort(np.random.default_rng(cfg.params.seed).choice(len(real_heldout), min(n_show, len(real_heldout)),
+                                                              replace=False))
+images["real_heldout"] = np.concatenate([real_heldout.get(int(i), int(i) + 1) for i in pick])
+fig, axes = plt.subplots(2, 4, figsize=(12, 6.9))
 for ax, (name, imgs) in zip(axes.ravel(), images.items()):
     ax.imshow(image_grid(imgs, ncols=8, pad=1, pad_value=255), cmap="gray", interpolation="nearest")
     ax.set_title(name, fontsize=10)

@@ -207,3 +207,29 @@ def test_random_affine_crop_magnifies_and_is_seeded() -> None:
     b = random_affine(ramp, torch.Generator().manual_seed(3), **kw)
     c = random_affine(ramp, torch.Generator().manual_seed(4), **kw)
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_diff_augment_translates_cuts_out_and_passes_gradients() -> None:
+    import torch
+
+    from beyondfid.transforms import diff_augment
+
+    x = torch.full((6, 1, 16, 16), -1.0)
+    x[:, :, 8, 8] = 1.0  # one bright pixel per image
+    y = diff_augment(x, torch.Generator().manual_seed(0), translate=0.125, cutout=0.0)
+    for img in y[:, 0]:  # the bright pixel moved by at most 2 pixels per axis; nothing else changed
+        (r, c), = torch.nonzero(img == 1.0).tolist()
+        assert abs(r - 8) <= 2 and abs(c - 8) <= 2 and int((img == -1.0).sum()) == 255
+    ones = torch.ones(4, 1, 16, 16)
+    z = diff_augment(ones, torch.Generator().manual_seed(1), translate=0.0, cutout=0.5)
+    holes = (z == -1.0).sum(dim=(1, 2, 3))
+    assert torch.all(holes > 0) and torch.all(holes <= 9 * 9)  # a (clipped) square of side 8 (+1 centre row/col)
+    assert torch.equal(diff_augment(x, torch.Generator().manual_seed(3)), diff_augment(x, torch.Generator().manual_seed(3)))
+    assert torch.equal(diff_augment(x, torch.Generator().manual_seed(3), translate=0.0, cutout=0.0), x)
+    # differentiable: d(sum of output)/dx is 1 where a pixel is kept (each source pixel used at most once), else 0
+    xr = torch.randn(3, 1, 16, 16, requires_grad=True)
+    out = diff_augment(xr, torch.Generator().manual_seed(2))
+    out.sum().backward()
+    assert set(torch.unique(xr.grad).tolist()) <= {0.0, 1.0} and xr.grad.sum() > 0
+    with pytest.raises(TransformError, match="translate"):
+        diff_augment(x, torch.Generator(), translate=0.6)

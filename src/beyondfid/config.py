@@ -311,6 +311,8 @@ class GeneratorConfig(_Strict):
     sample_steps: int = Field(25, ge=1, le=10_000, description="diffusion: DDIM steps")
     beta: float = Field(1.0, gt=0.0, le=100.0, description="VAE: KL weight")
     feature_resolution: int = Field(64, ge=32, le=512, description="projected_gan: EfficientNet input side")
+    diffaug: bool = Field(False, description="GANs: DiffAugment translation + cutout on real and fake images before D "
+                                             "(as Projected GANs use)")
     train_subset: int = Field(0, ge=0, le=10_000_000, description="train on this many images (0 = all of real_train)")
     n_samples: int = Field(ge=1, le=10_000_000, description="samples written to samples.npz")
     candidate_factor: int = Field(0, ge=0, le=1000, description="GANs: candidate pool of factor x n_samples (0 = none)")

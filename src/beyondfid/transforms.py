@@ -272,3 +272,41 @@ def random_affine(
     a[:, 1, 2] = cy - ty
     grid = F.affine_grid(a.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def diff_augment(x: torch.Tensor, gen: torch.Generator, *, translate: float = 0.125, cutout: float = 0.5,
+                 background: float = -1.0) -> torch.Tensor:
+    """DiffAugment "translation + cutout" (Zhao et al. 2020), differentiable in ``x``.
+
+    Each sample of ``x`` (float, N,C,H,W) is shifted by an integer number of pixels drawn
+    uniformly from ``[-translate*H, translate*H]`` (and likewise for W), with uncovered pixels
+    set to ``background``; then a square of side ``cutout*H`` (x ``cutout*W``) at a uniform
+    random centre is set to ``background``. Applied to both real and generated images before a
+    GAN discriminator, as Projected GANs do, so that the discriminator cannot win on details
+    no augmentation-invariant generator could match. The output is a gather/mask of ``x``, so
+    gradients flow to the generator.
+    """
+    if x.ndim != 4 or not x.is_floating_point():
+        raise TransformError(f"diff_augment needs a float (N,C,H,W) tensor, got {x.dtype} {tuple(x.shape)}")
+    if not (0.0 <= translate < 0.5 and 0.0 <= cutout < 1.0):
+        raise TransformError(f"need 0 <= translate < 0.5 and 0 <= cutout < 1, got {translate}, {cutout}")
+    n, _, h, w = x.shape
+    out = x
+    if translate > 0:
+        ph, pw = int(round(h * translate)), int(round(w * translate))
+        dy = torch.randint(-ph, ph + 1, (n, 1, 1), generator=gen)
+        dx = torch.randint(-pw, pw + 1, (n, 1, 1), generator=gen)
+        ys = torch.arange(h).view(1, h, 1) - dy  # source row of each output row
+        xs = torch.arange(w).view(1, 1, w) - dx
+        inside = ((ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)).unsqueeze(1)
+        flat = (ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)).view(n, 1, h * w).expand(-1, x.shape[1], -1)
+        shifted = torch.gather(x.reshape(n, x.shape[1], h * w), 2, flat).view_as(x)
+        out = torch.where(inside, shifted, torch.full_like(shifted, background))
+    if cutout > 0:
+        ch, cw = int(round(h * cutout)), int(round(w * cutout))
+        cy = torch.randint(0, h, (n, 1, 1), generator=gen)
+        cx = torch.randint(0, w, (n, 1, 1), generator=gen)
+        yy, xx = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+        hole = ((yy - cy).abs() <= ch // 2) & ((xx - cx).abs() <= cw // 2)
+        out = torch.where(hole.unsqueeze(1), torch.full_like(out, background), out)
+    return out

@@ -48,6 +48,7 @@ from torch import nn
 from . import diffusion, generators
 from .config import ENCODERS, FAMILY_OF as _FAMILY_OF, MODELS, Config, ConfigError, GeneratorConfig, load_config
 from .data import DataError, ImageFolder, ImageSet, load_imageset, save_imageset, train_val_split
+from .transforms import diff_augment
 from .io import load_npz, save_json, save_npz, sha256_array
 from .training import CheckpointError, TrainingDivergedError, deterministic, fit, load_checkpoint, load_modules
 
@@ -209,11 +210,16 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
             real = batch(gen)
             z = torch.randn(bs, cfg.z_dim, generator=gen)
             fake = G(z)
-            d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+            if cfg.diffaug:  # fresh augmentations for every D input (real, fake for D, fake for G)
+                real = diff_augment(real, gen)
+                d_fake, g_fake = diff_augment(fake.detach(), gen), diff_augment(fake, gen)
+            else:
+                d_fake, g_fake = fake.detach(), fake
+            d_loss = F.softplus(-D(real)).mean() + F.softplus(D(d_fake)).mean()
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_loss = F.softplus(-D(fake)).mean()
+            g_loss = F.softplus(-D(g_fake)).mean()
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
@@ -290,6 +296,7 @@ def snapshot_steps(cfg: GeneratorConfig) -> list[int]:
 
 
 _SAMPLING_ONLY = ("n_samples", "sample_steps", "candidate_factor", "bn_samples")
+_OPTIONAL_OFF = ("diffaug",)
 
 
 def training_fingerprint(cfg: GeneratorConfig) -> dict[str, Any]:
@@ -301,6 +308,9 @@ def training_fingerprint(cfg: GeneratorConfig) -> dict[str, Any]:
     weights of a 6000-step run, and raising ``steps`` continues from the checkpoint.
     """
     fp = {k: v for k, v in cfg.model_dump().items() if k not in _SAMPLING_ONLY}
+    for k in _OPTIONAL_OFF:  # options added later are left out while off, so existing checkpoints stay valid
+        if not fp[k]:
+            fp.pop(k)
     if not cfg.n_snapshots:
         fp.pop("steps")
     return fp
