@@ -56,23 +56,11 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
 from beyondfid.finc import _thread_policy, default_chunk_size, finc, median_bandwidth  # noqa: E402
+from beyondfid.scalability import reset_hwm, status_bytes  # noqa: E402
 
 
 def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return -1
-
-
-def _reset_hwm() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
+    return int(status_bytes(field) // 1024)
 
 
 class RssSampler(threading.Thread):
@@ -190,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         sigma, t_sigma, sigma_src = a.sigma, 0.0, "given"
 
     rss_before_kb = _status_kb("VmRSS")
-    hwm_ok = _reset_hwm()
+    hwm_ok = reset_hwm()
     sampler = RssSampler()
     sampler.start()
     t0 = time.perf_counter()

@@ -83,7 +83,7 @@ def main() -> None:
     real_train = load_imageset(zoo.zoo_dirs(cfg)["splits"], "real_train")
     print(f"profile {args.profile}: torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f} "
           f"(before), {args.steps} timed steps, {args.samples} timed samples per model")
-    print(f"| model | per step | projected train | projected sampling | projected total | stage's log.json (train + sample) |")
+    print("| model | per step | projected train | projected sampling | projected total | stage's log.json (train + sample) |")
     print("| --- | --- | --- | --- | --- | --- |")
     total = 0.0
     for name in MODELS + ENCODERS:

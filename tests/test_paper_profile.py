@@ -39,6 +39,8 @@ def paper_like(repo, tmp_path):
     p["features"].update(extractor="pixels", resolution=8, batch_size=4, datasets="real,fake", device="cpu")
     p["finc_colored"]["datasets"] = "real"
     p["finc_novelty"].update(test="real", ref="fake")
+    p["finc_scalability"]["real_dataset"] = "real"
+    p["zoo"]["real"] = "real"
     _folders(tmp_path / "data" / "paper")
     return raw, tmp_path
 
