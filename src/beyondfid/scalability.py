@@ -131,7 +131,7 @@ class Measurement:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
 
-def status_bytes(field_name: str, pid: int | str = "self") -> float:
+def _status_bytes(field_name: str, pid: int | str = "self") -> float:
     """A ``kB`` field of /proc/<pid>/status in bytes (NaN if unavailable)."""
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -143,8 +143,7 @@ def status_bytes(field_name: str, pid: int | str = "self") -> float:
     return float("nan")
 
 
-def reset_hwm() -> bool:
-    """Reset this process's resident high-water mark (VmHWM) via /proc/self/clear_refs; False if not allowed."""
+def _reset_hwm() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
@@ -189,13 +188,13 @@ def _child(conn: Any, fn: Callable, args: tuple, kwargs: dict, setup: Callable |
         pre = tuple(setup()) if setup is not None else ()
         setup_s = time.perf_counter() - t0
         gc.collect()
-        rss0 = status_bytes("VmRSS")
+        rss0 = _status_bytes("VmRSS")
         conn.send(("ready", rss0, setup_s))
-        hwm_ok = reset_hwm()
+        hwm_ok = _reset_hwm()
         t0 = time.perf_counter()
         res = fn(*pre, *args, **kwargs)
         secs = time.perf_counter() - t0
-        hwm = status_bytes("VmHWM") if hwm_ok else float("nan")
+        hwm = _status_bytes("VmHWM") if hwm_ok else float("nan")
         conn.send(("done", secs, hwm - rss0, _describe(res)))
     except MemoryError as e:
         conn.send(("oom", f"MemoryError: {e}"))
@@ -289,7 +288,7 @@ def measure(
                     proc.join(5)
                     return _died(proc, "during the call", setup_s)
                 break
-            rss = status_bytes("VmRSS", proc.pid)
+            rss = _status_bytes("VmRSS", proc.pid)
             if not math.isnan(rss):
                 sampled = max(sampled, rss)
             if _meminfo_bytes("MemAvailable") < min_free_gb * GB:
