@@ -55,8 +55,8 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-from beyondfid.finc import _thread_policy, default_chunk_size, finc, median_bandwidth  # noqa: E402
-from beyondfid.scalability import _reset_hwm as reset_hwm, _status_bytes as status_bytes  # noqa: E402  (the harness's /proc helpers)
+from beyondfid.finc.algorithm import _thread_policy, default_chunk_size, finc, median_bandwidth  # noqa: E402
+from beyondfid.finc.scalability import _reset_hwm as reset_hwm, _status_bytes as status_bytes  # noqa: E402  (the harness's /proc helpers)
 
 
 def _status_kb(field: str) -> int:

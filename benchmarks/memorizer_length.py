@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from beyondfid import zoo
+from beyondfid.zoo import registry as zoo
 from beyondfid.config import load_config
 from beyondfid.data import load_imageset
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from beyondfid import classifier as clf
-from beyondfid import generators, ssl, zoo
+from beyondfid.zoo import classifier as clf
+from beyondfid.zoo import generators, registry as zoo, ssl
 from beyondfid.config import ENCODERS, MODELS, load_config
 from beyondfid.data import load_imageset
 

@@ -20,7 +20,7 @@
 # Mini setup (fixed before looking at the outcome): scikit-learn's 8x8 digits and
 # AnimalShape silhouettes instead of MNIST; each dataset is split into two disjoint halves,
 # the test half gets `fraction` of its images tinted with one of six saturated colours
-# (`beyondfid.transforms.colorize`), the reference half stays gray. Features are the
+# (`beyondfid.zoo.transforms.colorize`), the reference half stays gray. Features are the
 # profile's ImageNet network (EfficientNet-Lite0 @ 128 px in mini; the paper used DINOv2).
 # FINC uses the paper's r = 2,000 random frequencies, η = 1 and the median-heuristic
 # bandwidth σ. Inputs and features come from the cached `finc_colored_inputs` stage.
@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from beyondfid.colored import load_inputs
+from beyondfid.finc.colored import load_inputs
 from beyondfid.config import load_config
 from beyondfid.finc import finc, median_bandwidth, mode_label_stats, top_hit_share
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table

@@ -22,7 +22,7 @@
 # images as the reference, on the zoo_eval features, with the paper's r and η and the
 # median-heuristic σ. Below each mode's top samples: the nearest `real_train` image (pixel L2,
 # from zoo_eval's `nn_index`). A sample counts as a **copy** if its nearest training image is much
-# closer than the second nearest, d1 < `copy_ratio` · d2 (`beyondfid.model_bias.copy_mask`, ratio
+# closer than the second nearest, d1 < `copy_ratio` · d2 (`beyondfid.finc.model_bias.copy_mask`, ratio
 # 1/3). Expected: the memorizer's top modes are mostly copies, more than its samples overall and
 # far more than a non-memorizing model (`contrast_model`, run the same way).
 
@@ -44,10 +44,10 @@ import pandas as pd
 from beyondfid.config import load_config
 from beyondfid.data import DataError, load_imageset
 from beyondfid.finc import finc, median_bandwidth
-from beyondfid.model_bias import copy_mask, mode_memorization, rows_in_subset
+from beyondfid.finc.model_bias import copy_mask, mode_memorization, rows_in_subset
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 from beyondfid.zoo import load_samples, zoo_dirs
-from beyondfid.zoo_eval import load_eval
+from beyondfid.zoo.eval import load_eval
 
 cfg = load_config(profile, params_path, root)
 P = cfg.params.finc_memorization

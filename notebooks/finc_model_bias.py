@@ -25,7 +25,7 @@
 # class the model really over-produces. The domain classifier labels both sets; a class's
 # over-representation ratio is ρ = (generated share) / (real share). **Hit** (a priori): the top
 # mode's majority class has ρ > 1; **strict hit**: it has the largest ρ of all classes
-# (`beyondfid.model_bias`). Chance: a random generated sample's class has ρ > 1 with probability
+# (`beyondfid.finc.model_bias`). Chance: a random generated sample's class has ρ > 1 with probability
 # "chance (hit)"; the controls below have exact ground truth.
 #
 # **Class-skewed controls**: `real_half_a` resampled (true labels, without replacement) so that
@@ -50,7 +50,7 @@ import pandas as pd
 from beyondfid.config import MODELS, load_config
 from beyondfid.data import DataError, load_imageset
 from beyondfid.finc import finc, median_bandwidth
-from beyondfid.model_bias import (
+from beyondfid.finc.model_bias import (
     class_ids,
     class_representation,
     hit_chance,
@@ -59,7 +59,7 @@ from beyondfid.model_bias import (
 )
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 from beyondfid.zoo import load_samples, zoo_dirs
-from beyondfid.zoo_eval import load_eval
+from beyondfid.zoo.eval import load_eval
 
 cfg = load_config(profile, params_path, root)
 P = cfg.params.finc_model_bias

@@ -40,7 +40,7 @@ import pandas as pd
 
 from beyondfid.config import load_config
 from beyondfid.finc import finc, finc_swap, median_bandwidth, mode_label_stats, top_hit_share
-from beyondfid.novelty import novelty_sets
+from beyondfid.finc.novelty import novelty_sets
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
 cfg = load_config(profile, params_path, root)

@@ -26,7 +26,7 @@
 # 24 h) and a cap on extra resident memory; a method that hits a cap is not run at larger n,
 # and a run whose memory estimate exceeds the cap is never started. Time = wall-clock seconds
 # of the call; memory = peak resident memory above what the inputs already occupy (kernel
-# high-water mark). See `beyondfid.scalability` for the protocol.
+# high-water mark). See `beyondfid.finc.scalability` for the protocol.
 
 # %% tags=["parameters"]
 profile = "mini"
@@ -45,7 +45,7 @@ import pandas as pd
 from beyondfid.config import load_config
 from beyondfid.features import dataset_key, load_features
 from beyondfid.report import save_figure, save_metrics, save_table
-from beyondfid.scalability import (
+from beyondfid.finc.scalability import (
     METHOD_LABELS,
     hardware_note,
     metrics_summary,

@@ -21,7 +21,7 @@
 # few hundred images so that it copies them (`memorizer`), and a VAE.
 #
 # Everything shown here is computed once by the `zoo_eval` stage
-# (`beyondfid.zoo_eval`): features in three spaces (the profile's ImageNet extractor,
+# (`beyondfid.zoo.eval`): features in three spaces (the profile's ImageNet extractor,
 # our SimCLR and MAE encoders), the domain classifier's labels, and every sample's two
 # nearest `real_train` images in pixel space. This notebook only reads, compares and plots.
 #
@@ -48,7 +48,7 @@ import pandas as pd
 
 from beyondfid.config import MODELS, load_config
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
-from beyondfid.zoo_eval import (
+from beyondfid.zoo.eval import (
     class_histograms,
     eval_index,
     first_images,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from beyondfid.baselines import (
+from beyondfid.finc.baselines import (
     MemoryLimitExceeded,
     ResourceLimitExceeded,
     TimeLimitExceeded,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from beyondfid.classifier import (
+from beyondfid.zoo.classifier import (
     ClassifierConfig,
     ClassifierError,
     accuracy,
@@ -20,7 +20,7 @@ from beyondfid.classifier import (
     train_classifier,
 )
 from beyondfid.data import ImageSet
-from beyondfid.training import CheckpointError
+from beyondfid.zoo.training import CheckpointError
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

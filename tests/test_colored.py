@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from beyondfid.colored import colored_pair
+from beyondfid.finc.colored import colored_pair
 from beyondfid.data import ImageSet, build_digits
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -89,3 +90,18 @@ def test_unknown_top_level_key(raw):
 def test_missing_params_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config("mini", tmp_path / "nope.yaml")
+
+
+def test_params_found_from_a_subfolder(repo, tmp_path, monkeypatch):
+    """A notebook opened in JupyterLab runs in notebooks/: params.yaml and root resolve to the repo."""
+    import shutil
+
+    from beyondfid.config import load_config
+
+    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    cfg = load_config("smoke", "params.yaml", ".")
+    assert cfg.root.resolve() == tmp_path.resolve()
+    monkeypatch.chdir(tmp_path)
+    assert load_config("smoke", "params.yaml", ".").root == Path(".")

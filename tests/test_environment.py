@@ -47,3 +47,43 @@ def test_ci_runs_the_readme_test_command(repo):
     ci = [ln.strip() for ln in (repo / ".ci" / "run").read_text().splitlines()
           if ln.strip() and not ln.startswith("#") and not ln.startswith(("set ", "cd "))]
     assert ci == [commands[1]], (ci, commands)
+
+
+def test_jupyterlab_opens_the_py_notebooks_as_notebooks(repo, tmp_path):
+    """`make lab`: JupyterLab serves notebooks/*.py as notebooks and opens them in the notebook view."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    assert "jupyter lab" in (repo / "Makefile").read_text()
+    assert json.loads((repo / ".jupyter" / "overrides.json").read_text())[
+        "@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["python"] == "Jupytext Notebook"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    jupyter = Path(sys.executable).parent / "jupyter"
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path))
+    proc = subprocess.Popen([str(jupyter), "lab", "--allow-root", "--no-browser", f"--port={port}",
+                             "--IdentityProvider.token=t", str(repo / "notebooks")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token=t", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        nb = json.load(urllib.request.urlopen(f"{base}/api/contents/finc_colored.py?token=t&type=notebook&content=1"))
+        assert nb["type"] == "notebook" and len(nb["content"]["cells"]) > 3
+        plugin = json.load(urllib.request.urlopen(
+            f"{base}/lab/api/settings/@jupyterlab/docmanager-extension:plugin?token=t"))
+        assert plugin["schema"]["properties"]["defaultViewers"]["default"].get("python") == "Jupytext Notebook"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.spatial.distance import pdist
 
-from beyondfid.baselines import fused_kernel_matrix, gaussian_kernel
+from beyondfid.finc.baselines import fused_kernel_matrix, gaussian_kernel
 from beyondfid.finc import (
     FincResult,
     draw_frequencies,

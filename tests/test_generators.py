@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from beyondfid import diffusion, generators
-from beyondfid.diffusion import DiffusionError
-from beyondfid.generators import GeneratorError
+from beyondfid.zoo import diffusion, generators
+from beyondfid.zoo.diffusion import DiffusionError
+from beyondfid.zoo.generators import GeneratorError
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

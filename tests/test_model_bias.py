@@ -1,4 +1,4 @@
-"""FINC model-bias and memorization checks (beyondfid.model_bias)."""
+"""FINC model-bias and memorization checks (beyondfid.finc.model_bias)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from beyondfid.finc import finc, median_bandwidth
-from beyondfid.model_bias import (
+from beyondfid.finc.model_bias import (
     ModelBiasError,
     bias_hit,
     class_ids,

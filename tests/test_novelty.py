@@ -7,7 +7,7 @@ import pytest
 
 from beyondfid.data import DataError, load_imageset
 from beyondfid.features import dataset_key, extract_features, feature_key
-from beyondfid.novelty import novelty_sets
+from beyondfid.finc.novelty import novelty_sets
 
 
 def test_novelty_halves(smoke_cfg, effnet64):

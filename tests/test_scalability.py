@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from beyondfid.config import ConfigError, config_from_dict
-from beyondfid.scalability import (
+from beyondfid.finc.scalability import (
     InputSpec,
     Measurement,
     MethodSpec,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from beyondfid.extractors import ExtractorError, MissingWeightsError, available, get_extractor
-from beyondfid.ssl import (
+from beyondfid.zoo.ssl import (
     ContrastiveConfig,
     MaskedAutoencoder,
     MaskedConfig,

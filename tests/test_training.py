@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from beyondfid.training import (
+from beyondfid.zoo.training import (
     CheckpointError,
     TrainingDivergedError,
     deterministic,

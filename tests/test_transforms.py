@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from beyondfid.transforms import (
+from beyondfid.zoo.transforms import (
     DEFAULT_PALETTE,
     TransformError,
     class_target_counts,
@@ -212,7 +212,7 @@ def test_random_affine_crop_magnifies_and_is_seeded() -> None:
 def test_diff_augment_translates_cuts_out_and_passes_gradients() -> None:
     import torch
 
-    from beyondfid.transforms import diff_augment
+    from beyondfid.zoo.transforms import diff_augment
 
     x = torch.full((6, 1, 16, 16), -1.0)
     x[:, :, 8, 8] = 1.0  # one bright pixel per image

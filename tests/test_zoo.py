@@ -11,9 +11,9 @@ import pytest
 import torch
 import yaml
 
-from beyondfid import diffusion, generators, zoo
+from beyondfid.zoo import diffusion, generators, registry as zoo
 from beyondfid.data import DataError, ImageSet, load_imageset
-from beyondfid.training import TrainingDivergedError, load_checkpoint
+from beyondfid.zoo.training import TrainingDivergedError, load_checkpoint
 from beyondfid.config import GeneratorConfig, ZooConfig
 from beyondfid.zoo import ZooError
 

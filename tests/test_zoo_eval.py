@@ -1,4 +1,4 @@
-"""Tests for the zoo evaluation stage (beyondfid.zoo_eval) on a tiny synthetic zoo."""
+"""Tests for the zoo evaluation stage (beyondfid.zoo.eval) on a tiny synthetic zoo."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import yaml
 
-from beyondfid import features, zoo, zoo_eval
+from beyondfid import features
+from beyondfid.zoo import eval as zoo_eval, registry as zoo
 from beyondfid.config import MODELS, load_config
 from beyondfid.data import ImageSet, load_imageset, save_imageset
 from beyondfid.io import load_npz, save_npz
-from beyondfid.zoo_eval import ZooEvalError
+from beyondfid.zoo.eval import ZooEvalError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ and scripts call :func:`load_config` and receive typed objects.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -454,8 +454,19 @@ def load_config(
     params_path: str | Path = "params.yaml",
     root: str | Path = ".",
 ) -> Config:
-    """Load and validate ``params.yaml``; ``profile=None`` uses the file's ``profile`` key."""
+    """Load and validate ``params.yaml``; ``profile=None`` uses the file's ``profile`` key.
+
+    A relative ``params_path`` that is not in the working directory is looked for in its parent
+    folders (a notebook opened in JupyterLab runs in ``notebooks/``); a relative ``root`` is then
+    taken relative to the folder where it was found, the repository root.
+    """
     params_path = Path(params_path)
+    if not params_path.is_absolute() and not params_path.is_file():
+        for parent in Path.cwd().parents:
+            if (parent / params_path).is_file():
+                params_path = parent / params_path
+                root = root if Path(root).is_absolute() else parent / root
+                break
     if not params_path.is_file():
         raise ConfigError(f"parameter file {params_path} not found; run from the repository root or pass params_path")
     with params_path.open() as fh:
@@ -463,15 +474,35 @@ def load_config(
     return config_from_dict(raw, profile=profile, root=root)
 
 
+def add_stage_arguments(ap: Any, *, progress: bool = False, threads: bool = False) -> Any:
+    """The stage scripts' common options on an ``argparse`` parser: ``--profile``, ``--params``,
+    ``--root``, and optionally ``--no-progress`` and ``--threads`` (see :func:`apply_threads`)."""
+    ap.add_argument("--profile", default=None, help="smoke | mini | paper (default: params.yaml's profile)")
+    ap.add_argument("--params", default="params.yaml", help="parameter file")
+    ap.add_argument("--root", default=".", help="folder under which artifacts/ and results/ are written")
+    if progress:
+        ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    if threads:
+        ap.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads (0 = torch's default); 1 is far faster on a busy CPU")
+    return ap
+
+
+def apply_threads(ap: Any, args: Any) -> None:
+    """Validate ``--threads`` and set torch's intra-op thread count when it is given (> 0)."""
+    if args.threads < 0:
+        ap.error(f"--threads must be >= 0, got {args.threads}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def config_from_cli(description: str, argv: list[str] | None = None) -> Config:
     """Parse the stage scripts' common command line (``--profile``, ``--params``, ``--root``) and load."""
     import argparse
 
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--profile", default=None, help="smoke | mini | paper (default: params.yaml's profile)")
-    ap.add_argument("--params", default="params.yaml", help="parameter file")
-    ap.add_argument("--root", default=".", help="folder under which artifacts/ and results/ are written")
-    args = ap.parse_args(argv)
+    args = add_stage_arguments(argparse.ArgumentParser(description=description)).parse_args(argv)
     return load_config(args.profile, args.params, args.root)
 
 

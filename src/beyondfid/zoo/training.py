@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Mapping
 import torch
 from torch import nn
 
-from .io import atomic_path
+from ..io import atomic_path
 
 StepFn = Callable[[int, torch.Generator], Mapping[str, float]]
 

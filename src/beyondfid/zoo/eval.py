@@ -37,7 +37,7 @@ table, copy shares, snapshot FIDs, class histograms, training-curve smoothing).
 
 Command line (the DVC ``zoo_eval`` stage)::
 
-    python -m beyondfid.zoo_eval --profile mini
+    python -m beyondfid.zoo.eval --profile mini
 """
 
 from __future__ import annotations
@@ -57,10 +57,10 @@ import torch
 from tqdm.auto import tqdm
 
 from .classifier import ClassifierError
-from .config import MODELS, Config, ConfigError, load_config
-from .data import BatchSource, DataError, ImageFolder, ImageSet, load_imageset
-from .extractors.base import ExtractorError
-from .features import (
+from ..config import MODELS, Config, ConfigError, add_stage_arguments, apply_threads, load_config
+from ..data import BatchSource, DataError, ImageFolder, ImageSet, load_imageset
+from ..extractors.base import ExtractorError
+from ..features import (
     FeatureError,
     _forward,
     check_finite,
@@ -69,8 +69,8 @@ from .features import (
     load_features,
     source_fingerprint,
 )
-from .io import load_npz, save_json, save_npz, sha256_array, sha256_file
-from .zoo import SPLITS, ZooError, nearest_neighbor_l2, zoo_dirs
+from ..io import load_npz, save_json, save_npz, sha256_array, sha256_file
+from .registry import SPLITS, ZooError, nearest_neighbor_l2, zoo_dirs
 
 #: Bump when the meaning of an eval array changes without any input changing (forces recomputation).
 EVAL_VERSION = 1
@@ -269,7 +269,7 @@ def _set_fingerprint(s: SampleSet, ctx: _Context) -> str:
 def _real_feature_cache(cfg: Config, extractor: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """The features stage's cache of ``zoo.real`` if it exists and was made by the current code and pixels:
     ``(features, index)``, ``index`` = each cached row's position in the source (what split indices hold)."""
-    from .features import open_source
+    from ..features import open_source
 
     f = cfg.params.features
     real = cfg.params.zoo.real
@@ -380,7 +380,7 @@ def evaluate_set(s: SampleSet, ctx: _Context, progress: bool = True) -> dict[str
 
 def _context(cfg: Config) -> _Context:
     from .classifier import load_classifier
-    from .extractors import get_extractor
+    from ..extractors import get_extractor
 
     f = cfg.params.features
     enc = zoo_dirs(cfg)["encoders"]
@@ -558,8 +558,8 @@ def compare(ref: Mapping[str, np.ndarray], other: Mapping[str, np.ndarray], *, k
     """Distances of ``other`` from ``ref``: FD in every feature space present (``FID_effnet``,
     ``FD_<ssl>``), KID (polynomial-kernel MMD², mean and std over subsets) and k-NN precision/recall
     on ``effnet`` features. Missing spaces give NaN."""
-    from .metrics import fid_from_features, kid, precision_recall
-    from .stats import SingularCovarianceWarning
+    from ..metrics import fid_from_features, kid, precision_recall
+    from ..stats import SingularCovarianceWarning
 
     row: dict[str, float] = {"n": float(len(other["effnet"]))}
     with warnings.catch_warnings():
@@ -613,8 +613,8 @@ def snapshot_fids(cfg: Config, model: str = "gan", ref: str = "real_heldout") ->
     """FID (``effnet``) of each training snapshot of ``model`` against ``ref``: DataFrame(step, n, FID_effnet)."""
     import pandas as pd
 
-    from .metrics import fid_from_features
-    from .stats import SingularCovarianceWarning
+    from ..metrics import fid_from_features
+    from ..stats import SingularCovarianceWarning
 
     r = load_eval(cfg, ref)["effnet"]
     rows = []
@@ -659,17 +659,10 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m beyondfid.zoo_eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("--profile", default=None, help="smoke | mini | paper (default: params.yaml's profile)")
-    p.add_argument("--params", default="params.yaml", help="parameter file")
-    p.add_argument("--root", default=".", help="folder under which artifacts/ are read and written")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
+    p = argparse.ArgumentParser(prog="python -m beyondfid.zoo.eval", description=__doc__.split("\n\n")[0])
+    add_stage_arguments(p, progress=True, threads=True)
     args = p.parse_args(argv)
-    if args.threads < 0:
-        p.error(f"--threads must be >= 0, got {args.threads}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(p, args)
     try:
         cfg = load_config(args.profile, args.params, args.root)
         res = run_eval(cfg, progress=not args.no_progress)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Config
-from .data import DataError, ImageSet, train_val_split
-from .features import dataset_key, load_features, open_source
+from ..config import Config
+from ..data import DataError, ImageSet, train_val_split
+from ..features import dataset_key, load_features, open_source
 
 
 @dataclass(frozen=True)

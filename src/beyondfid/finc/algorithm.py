@@ -110,6 +110,8 @@ __all__ = [
     "median_bandwidth",
     "ken_score",
     "default_chunk_size",
+    "mode_label_stats",
+    "top_hit_share",
 ]
 
 _EPS64 = float(np.finfo(np.float64).eps)

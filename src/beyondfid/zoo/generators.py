@@ -278,7 +278,7 @@ def _frozen_effnet_blocks(n_blocks: int) -> nn.ModuleList:
     """Stem + first ``n_blocks`` MBConv blocks of ImageNet EfficientNet-Lite0, eval mode, no grad.
 
     Cached: the modules are never modified, so every discriminator can share one copy."""
-    from .extractors.effnet import EfficientNetLite
+    from ..extractors.effnet import EfficientNetLite
 
     net = EfficientNetLite("efficientnet-lite0", resolution=MODEL_SIZE, device="cpu").net
     stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
@@ -300,7 +300,7 @@ class FrozenEffNetFeatures(nn.Module):
 
     def __init__(self, resolution: int = 64, taps: tuple[int, ...] = (2, 4, 7)) -> None:
         super().__init__()
-        from .extractors.base import IMAGENET_MEAN, IMAGENET_STD
+        from ..extractors.base import IMAGENET_MEAN, IMAGENET_STD
 
         if not taps or min(taps) < 0 or max(taps) > 15:
             raise GeneratorError(f"taps must index EfficientNet-Lite0's 16 blocks (0..15), got {taps}")

@@ -2,7 +2,7 @@
 
 It labels generated samples so that every model gets a class histogram -- the ground truth
 against which FINC's modes and the class-skew experiments are checked. Training goes through
-the shared deterministic, resumable loop :func:`beyondfid.training.fit` (cross-entropy,
+the shared deterministic, resumable loop :func:`beyondfid.zoo.training.fit` (cross-entropy,
 AdamW, mild shift/flip augmentation); the checkpoint stores the architecture in a buffer, so
 :func:`load_classifier` needs only the path.
 """
@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ClassifierConfig
-from .data import ImageSet
+from ..config import ClassifierConfig
+from ..data import ImageSet
 from .training import TrainLog, deterministic, fit, load_checkpoint
 from .transforms import random_affine
 

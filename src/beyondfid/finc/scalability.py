@@ -28,7 +28,7 @@ How one run is measured (:func:`measure`)
   or when the call has run ``time_cap_s`` seconds (status ``"timeout"``, the paper's
   "> 24 h"), and whenever the machine's available memory falls below ``min_free_gb``.
   Before a run is started, :func:`run_grid` compares the method's own memory
-  estimate (``beyondfid.baselines.estimate_*_bytes``, :func:`estimate_finc_bytes`) with the
+  estimate (``beyondfid.finc.baselines.estimate_*_bytes``, :func:`estimate_finc_bytes`) with the
   cap and with the machine's available memory, so an allocation that cannot fit is never
   attempted; a baseline that still raises its own ``MemoryLimitExceeded`` inside the child is
   also recorded as ``"oom"``.
@@ -199,7 +199,7 @@ def _child(conn: Any, fn: Callable, args: tuple, kwargs: dict, setup: Callable |
     except MemoryError as e:
         conn.send(("oom", f"MemoryError: {e}"))
     except BaseException as e:  # report every failure to the parent
-        from beyondfid.baselines import MemoryLimitExceeded
+        from beyondfid.finc.baselines import MemoryLimitExceeded
 
         if isinstance(e, MemoryLimitExceeded):
             conn.send(("oom", str(e)))
@@ -209,7 +209,7 @@ def _child(conn: Any, fn: Callable, args: tuple, kwargs: dict, setup: Callable |
         conn.close()
 
 
-_PRELOAD = ["numpy", "torch", "scipy.linalg", "threadpoolctl", "beyondfid.finc", "beyondfid.baselines", "beyondfid.scalability"]
+_PRELOAD = ["numpy", "torch", "scipy.linalg", "threadpoolctl", "beyondfid.finc", "beyondfid.finc.baselines", "beyondfid.finc.scalability"]
 
 
 def _context(start_method: str) -> Any:
@@ -459,7 +459,7 @@ def estimate_finc_bytes(n: int, m: int, d: int, *, rff_dim: int) -> float:
     """FINC's extra memory (independent of n, m): two float64 block-triangular Gram accumulators
     (2·(2r)²(1+1/B)/2·8 B), the (2r)² float64 Λ, one chunk of 2r float32 features plus its
     r-column projection, W (d×r float32) and 64 MB of slack.  ≈ 0.6 GB at r = 2,000."""
-    from beyondfid.finc import _default_blocks_per_half, default_chunk_size
+    from beyondfid.finc.algorithm import _default_blocks_per_half, default_chunk_size
 
     r = int(rff_dim)
     B = 2 * _default_blocks_per_half(r)
@@ -478,14 +478,14 @@ def run_finc(test: np.ndarray, ref: np.ndarray, *, sigma: float, rff_dim: int, s
 
 def run_ken(test: np.ndarray, ref: np.ndarray, *, sigma: float, memory_limit: float) -> Any:
     """KEN, exact kernel, dense non-symmetric eigendecomposition with eigenvectors (top 10 modes)."""
-    from beyondfid.baselines import ken_exact
+    from beyondfid.finc.baselines import ken_exact
 
     return ken_exact(test, ref, sigma=sigma, eta=1.0, top_k=10, memory_limit=memory_limit)
 
 
 def run_rarity(test: np.ndarray, ref: np.ndarray, *, memory_limit: float) -> Any:
     """Rarity score of every test ("fake") sample against the reference ("real") set, k = 3, dense."""
-    from beyondfid.baselines import rarity_score
+    from beyondfid.finc.baselines import rarity_score
 
     return rarity_score(ref, test, k=3, memory_limit=memory_limit)
 
@@ -493,25 +493,25 @@ def run_rarity(test: np.ndarray, ref: np.ndarray, *, memory_limit: float) -> Any
 def run_fld(test: np.ndarray, ref: np.ndarray, *, seed: int, memory_limit: float) -> Any:
     """FLD: fit the per-sample MoG of the test ("generated") set to the reference ("train") set;
     the train NLL pass stands in for scoring a held-out set of the same size."""
-    from beyondfid.baselines import fld
+    from beyondfid.finc.baselines import fld
 
     return fld(ref, test, seed=seed, memory_limit=memory_limit)
 
 
 def _est_ken(n: int, m: int, d: int) -> float:
-    from beyondfid.baselines import estimate_ken_bytes
+    from beyondfid.finc.baselines import estimate_ken_bytes
 
     return estimate_ken_bytes(n, m, itemsize=4, d=d)
 
 
 def _est_rarity(n: int, m: int, d: int) -> float:
-    from beyondfid.baselines import estimate_rarity_bytes
+    from beyondfid.finc.baselines import estimate_rarity_bytes
 
     return estimate_rarity_bytes(m, n, itemsize=4, d=d)
 
 
 def _est_fld(n: int, m: int, d: int) -> float:
-    from beyondfid.baselines import estimate_fld_bytes
+    from beyondfid.finc.baselines import estimate_fld_bytes
 
     return estimate_fld_bytes(m, n, 0, d=d)
 
@@ -550,7 +550,7 @@ def default_methods(names: Sequence[str], *, sigma: float, rff_dim: int, seed: i
 
 
 def _available_bytes() -> float:
-    from beyondfid.baselines import available_memory
+    from beyondfid.finc.baselines import available_memory
 
     return float(available_memory())
 

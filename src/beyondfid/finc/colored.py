@@ -3,14 +3,14 @@
 For each source dataset, a seeded split into two disjoint halves gives
 
 * ``ref``  -- half A, all grayscale (three identical channels);
-* ``test`` -- half B with ``fraction`` of its images tinted (see :func:`beyondfid.transforms.colorize`),
+* ``test`` -- half B with ``fraction`` of its images tinted (see :func:`beyondfid.zoo.transforms.colorize`),
 
 so the only thing the test set has that the reference lacks is colour: a correct differential
 clustering must put the coloured images in its top modes. This module writes both sets in the
 standard format plus the ground-truth mask, and caches their features (the DVC
 ``finc_colored_inputs`` stage)::
 
-    python -m beyondfid.colored --profile mini
+    python -m beyondfid.finc.colored --profile mini
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Config, config_from_cli
-from .data import ImageSet, load_imageset, save_imageset
-from .features import code_fingerprint, extract_features, feature_key, open_source, source_fingerprint
-from .io import load_npz, save_npz
-from .transforms import colorize, to_rgb
+from ..config import Config, config_from_cli
+from ..data import ImageSet, load_imageset, save_imageset
+from ..features import code_fingerprint, extract_features, feature_key, open_source, source_fingerprint
+from ..io import load_npz, save_npz
+from ..zoo.transforms import colorize, to_rgb
 
 
 def colored_pair(ds: ImageSet, fraction: float, seed: int) -> tuple[ImageSet, ImageSet, np.ndarray, np.ndarray]:
@@ -55,7 +55,7 @@ def inputs_dir(cfg: Config):
 
 def build_inputs(cfg: Config) -> dict[str, dict]:
     """Write the colored test / gray reference sets and their features for every configured dataset."""
-    from .extractors import get_extractor
+    from ..extractors import get_extractor
 
     p = cfg.params.finc_colored
     f = cfg.params.features

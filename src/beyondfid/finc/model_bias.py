@@ -20,7 +20,7 @@ hit the generated share of the top class.
 
 Class-skew controls (known ground truth)
 ----------------------------------------
-A real set with true labels is resampled by :func:`beyondfid.transforms.skew_by_class` so that
+A real set with true labels is resampled by :func:`beyondfid.zoo.transforms.skew_by_class` so that
 one *planted* class is over-represented by a factor ``f`` (its proportion goes from ``p_c`` to
 ``p_c f / (1 - p_c + p_c f)``), without replacement, and FINC is run against a disjoint real
 reference.  Each class is planted in turn; all controls have the same size ``n`` (the largest
@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .transforms import (
+from ..zoo.transforms import (
     TransformError,
     class_target_counts,
     class_weights_from_factors,
@@ -271,7 +271,7 @@ def skew_controls(labels: Any, factor: float, n_classes: int, classes: Sequence[
 
     All controls have the same size: ``n`` if given (it must be feasible for every planted class),
     else the largest feasible one, ``min_c max_skew_size(labels, c, factor)``.  Class counts are exact
-    (:func:`beyondfid.transforms.class_target_counts`); the seed (``seed + c`` for class c) picks members.
+    (:func:`beyondfid.zoo.transforms.class_target_counts`); the seed (``seed + c`` for class c) picks members.
     """
     k = _n_classes(n_classes)
     lab = _labels(labels, k, "labels")
@@ -325,7 +325,7 @@ def run_skew_controls(test_features: Any, test_labels: Any, ref_features: Any, n
     Returns per-control rows (planted class, its share before/after, top-1 majority and purity, the
     planted share among the top-1 samples, hit) and :func:`control_hit_rate`.
     """
-    from .finc import finc
+    from .algorithm import finc
 
     k = _n_classes(n_classes)
     lab = _labels(test_labels, k, "test_labels")

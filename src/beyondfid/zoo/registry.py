@@ -15,7 +15,7 @@ memorizer       UNet DDPM, tiny subset trained long on a few hundred images: cop
 vae             conv VAE               a third family
 ==============  =====================  ==============================================
 
-Every model is trained by :func:`beyondfid.training.fit` (deterministic, resumable,
+Every model is trained by :func:`beyondfid.zoo.training.fit` (deterministic, resumable,
 NaN-checked) and leaves in its output folder ``ckpt.pt``, ``samples.npz`` (``images`` uint8
 N x 1 x 28 x 28) and ``log.json``; the GANs add ``candidates.npz`` and ``snapshots/``.
 
@@ -46,10 +46,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import diffusion, generators
-from .config import ENCODERS, FAMILY_OF as _FAMILY_OF, MODELS, Config, ConfigError, GeneratorConfig, load_config
-from .data import DataError, ImageFolder, ImageSet, load_imageset, save_imageset, train_val_split
+from ..config import (ENCODERS, FAMILY_OF as _FAMILY_OF, MODELS, Config, ConfigError, GeneratorConfig,
+                      add_stage_arguments, apply_threads, load_config)
+from ..data import DataError, ImageFolder, ImageSet, load_imageset, save_imageset, train_val_split
 from .transforms import diff_augment
-from .io import load_npz, save_json, save_npz, sha256_array
+from ..io import load_npz, save_json, save_npz, sha256_array
 from .training import CheckpointError, TrainingDivergedError, deterministic, fit, load_checkpoint, load_modules
 
 SPLITS = ("real_train", "real_heldout", "real_half_a", "real_half_b")
@@ -57,11 +58,6 @@ SPLITS = ("real_train", "real_heldout", "real_half_a", "real_half_b")
 
 class ZooError(ValueError):
     """Bad zoo configuration or inputs."""
-
-
-# --------------------------------------------------------------------------------------
-# Configuration
-# --------------------------------------------------------------------------------------
 
 
 # --------------------------------------------------------------------------------------
@@ -115,7 +111,7 @@ def nearest_neighbor_l2(samples: np.ndarray, reference: np.ndarray, k: int = 1,
 
 def build_modules(cfg: GeneratorConfig) -> dict[str, nn.Module]:
     """The trainable modules of a model, by role (``model``/``ema`` or ``G``/``D``), freshly initialised
-    from the global torch RNG (call inside :func:`beyondfid.training.deterministic`)."""
+    from the global torch RNG (call inside :func:`beyondfid.zoo.training.deterministic`)."""
     if cfg.family == "unet_ddpm":
         net: nn.Module = generators.UNet(cfg.width, (1,) + (2,) * (cfg.depth - 1), n_res=1, space_to_depth=2)
     elif cfg.family == "dit":
@@ -493,19 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     pt = sub.add_parser("train", help="train one zoo generator (or import its folder), sample it")
     pe = sub.add_parser("encoder", help="train ssl_contrastive / ssl_masked / classifier on real_train")
     for q in (ps, pt, pe):
-        q.add_argument("--profile", default=None, help="smoke | mini | paper (default: params.yaml's profile)")
-        q.add_argument("--params", default="params.yaml", help="parameter file")
-        q.add_argument("--root", default=".", help="folder under which artifacts/ are written")
-        q.add_argument("--no-progress", action="store_true")
-        q.add_argument("--threads", type=int, default=0,
-                       help="torch intra-op threads (0 = torch's default); 1 is far faster on a busy CPU")
+        add_stage_arguments(q, progress=True, threads=True)
     pt.add_argument("--model", required=True, choices=MODELS)
     pe.add_argument("--name", required=True, choices=ENCODERS)
     args = p.parse_args(argv)
-    if args.threads < 0:
-        p.error(f"--threads must be >= 0, got {args.threads}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(p, args)
     try:
         cfg = load_config(args.profile, args.params, args.root)
         zcfg = cfg.params.zoo

@@ -15,7 +15,7 @@
   :func:`mae_loss`). Features are the mean of the encoder's patch tokens on the full, unmasked
   image.
 
-Both train through :func:`beyondfid.training.fit` (deterministic, resumable) and store their
+Both train through :func:`beyondfid.zoo.training.fit` (deterministic, resumable) and store their
 architecture in a buffer, so the registered extractors need only ``checkpoint=<path>``.
 Importing this module registers both extractors.
 """
@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ContrastiveConfig, EncoderConfig, MaskedConfig
-from .data import ImageSet
-from .extractors.base import ExtractorError, MissingWeightsError, as_uint8_tensor, register, resolve_device
+from ..config import ContrastiveConfig, EncoderConfig, MaskedConfig
+from ..data import ImageSet
+from ..extractors.base import ExtractorError, MissingWeightsError, as_uint8_tensor, register, resolve_device
 from .training import TrainLog, deterministic, fit, load_checkpoint
 from .transforms import random_affine
 
@@ -199,7 +199,7 @@ def _encoder_state(ckpt_path: str | Path, model: str) -> dict[str, torch.Tensor]
         raise MissingWeightsError(
             f"{model}: checkpoint {path} does not exist. It is written by the DVC stage "
             f"`{PRODUCING_STAGE[model]}` (run `dvc repro {PRODUCING_STAGE[model]}`, or train it with "
-            f"beyondfid.ssl.train_{model}); pass its ckpt.pt as checkpoint=<path>"
+            f"beyondfid.zoo.ssl.train_{model}); pass its ckpt.pt as checkpoint=<path>"
         )
     sd = load_checkpoint(path)["modules"].get("encoder")
     if sd is None or "arch" not in sd:
