@@ -54,6 +54,34 @@ def effnet64():
     return get_extractor("effnet_lite0", resolution=64)
 
 
+CHROMIUM_HINT = ("browser tests skipped: no Chromium found; install it with "
+                 "`sudo apt-get install chromium` (Debian/Ubuntu) or set BEYONDFID_CHROMIUM=/path/to/chromium")
+
+# Flags for a headless Chromium on a machine with a closed network (no background connections).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (Debian's package, driven by Playwright; never a downloaded browser).
+
+    Without Chromium the browser tests skip with one line saying how to install it, except when
+    ``BEYONDFID_REQUIRE_BROWSER=1`` (set by ``.ci/run``): in CI they must never skip.
+    """
+    exe = os.environ.get("BEYONDFID_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe or not Path(exe).exists():
+        if os.environ.get("BEYONDFID_REQUIRE_BROWSER") == "1":
+            pytest.fail("BEYONDFID_REQUIRE_BROWSER=1 but no Chromium is installed (.ci/run installs Debian's chromium)")
+        pytest.skip(CHROMIUM_HINT)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 def copy_repo(dst: Path) -> Path:
     """Copy what a fresh clone has (tracked sources, no artifacts, no data/) into dst."""
     for name in ["dvc.yaml", "params.yaml", "data.dvc", ".dvcignore", "pyproject.toml"]:

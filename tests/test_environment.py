@@ -46,7 +46,9 @@ def test_ci_runs_the_readme_test_command(repo):
     assert len(commands) == 2, commands
     ci = [ln.strip() for ln in (repo / ".ci" / "run").read_text().splitlines()
           if ln.strip() and not ln.startswith("#") and not ln.startswith(("set ", "cd "))]
-    assert ci == [commands[1]], (ci, commands)
+    # CI installs Chromium first and makes the browser tests mandatory, then runs the README's command
+    assert ci == ["bash .ci/install-chromium", "export BEYONDFID_REQUIRE_BROWSER=1", commands[1]], (ci, commands)
+    assert "apt-get install" in (repo / ".ci" / "install-chromium").read_text()
 
 
 def test_jupyterlab_opens_the_py_notebooks_as_notebooks(repo, tmp_path):
