@@ -40,7 +40,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
-import pandas as pd
 
 from beyondfid.config import load_config
 from beyondfid.features import dataset_key, load_features
@@ -50,6 +49,7 @@ from beyondfid.finc.scalability import (
     hardware_note,
     metrics_summary,
     run_scalability,
+    scale_table,
     wide_table,
 )
 
@@ -72,10 +72,8 @@ print(f"sigma = {R.sigma:.4g} (median heuristic on the real pool), d = {R.dim}")
 # ## Synthetic features have the real features' scale
 
 # %%
-scale = pd.DataFrame([{"features": f"real ({P.real_dataset})", **R.real_scale},
-                      {"features": "synthetic (matched Gaussian mixture)", **R.synthetic_scale}])
-save_table(scale, out / "table_scale", note=f"Scale: {cfg.profile} profile; d = {R.dim}; median distance over at most "
-                                             f"2,000 rows. Synthetic rows are used for n > {R.real_rows // 2:,} per set.")
+scale = scale_table(R, P.real_dataset, cfg.profile)
+save_table(scale, out / "table_scale")
 scale
 
 # %% [markdown]

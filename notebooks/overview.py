@@ -14,14 +14,17 @@
 # # Overview: the data, and which ImageNet classes fire on them
 #
 # This notebook shows every dataset of the active profile and asks the question behind
-# paper 2 ("The Role of ImageNet Classes in FID", Kynkäänniemi et al. 2023, Fig. 4a):
-# when an ImageNet classifier looks at a domain far from ImageNet photos, which
-# ImageNet classes does it predict? Those "fringe" classes are what FID ends up matching.
+# paper 2 ("The Role of ImageNet Classes in FID", Kynkäänniemi et al. 2023, Fig. 4a).
 #
-# In the mini profile the classifier is EfficientNet-Lite0 (the stand-in for
-# Inception-V3) and the domain is AnimalShape silhouettes; in the paper profile it is the
-# FID Inception-V3 on the user's image folders. The features come from the cached
-# `features` stage; this notebook computes nothing heavy.
+# **The paper** runs the FID Inception-V3 classifier on FFHQ faces, a domain far from ImageNet
+# photos with no "person" class, and finds that its Top-1 predictions are "fringe" classes such
+# as "bow tie" or "seat belt" -- the classes FID ends up matching.
+#
+# **The mini run** does the same with EfficientNet-Lite0 @ 128 px (the stand-in for
+# Inception-V3) on the 10,000 AnimalShape silhouettes; the paper profile uses the FID
+# Inception-V3 on the user's image folders. The 15 most frequent Top-1 classes (`top_classes`)
+# are shown. The features come from the cached `features` stage; this notebook computes
+# nothing heavy (the tables come from `beyondfid.top1`).
 
 # %% tags=["parameters"]
 profile = "mini"
@@ -29,20 +32,19 @@ params_path = "params.yaml"
 root = "."
 
 # %%
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
+import seaborn as sns
 
 from beyondfid.config import load_config
-from beyondfid.extractors import imagenet_class_names, probabilities, top_k
+from beyondfid.extractors import imagenet_class_names, top_k
 from beyondfid.extractors.paper import inception_imagenet_logits
 from beyondfid.features import dataset_key, load_features, open_source
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
+from beyondfid.top1 import top1_class_matrix, top1_per_class_table, top1_summary, top1_table, topk_table
 
 cfg = load_config(profile, params_path, root)
 P = cfg.params
@@ -76,9 +78,8 @@ plt.show()
 
 # %% [markdown]
 # ## ImageNet Top-1 classes (paper 2, Fig. 4a)
-# Top-1 predictions of the ImageNet classifier on each dataset. The paper finds that on
-# FFHQ faces (no "person" class in ImageNet) the predicted classes are accessories such as
-# "bow tie" or "seat belt". Here we look at silhouettes of 10 animal species.
+# Top-1 predictions of the ImageNet classifier on the main dataset. Here we look at
+# silhouettes of 10 animal species.
 
 # %%
 feats = {name: load_features(cfg.features_dir, dataset_key(cfg, name)) for name in datasets}
@@ -88,32 +89,21 @@ for f in feats.values():
 n_logits = feats[datasets[0]]["logits"].shape[1]
 names = imagenet_class_names()
 top1 = {name: top_k(f["logits"], 1)[:, 0] for name, f in feats.items()}
-
 main = datasets[0]
-counts = np.bincount(top1[main], minlength=n_logits)
-order = np.argsort(-counts, kind="stable")[: P.overview.top_classes]
-fig, ax = plt.subplots(figsize=(8, 0.32 * len(order) + 1.2))
-share = counts[order] / counts.sum()
-ax.barh(range(len(order))[::-1], share, color="tab:blue")
-ax.set_yticks(range(len(order))[::-1], [f"{names[i]} ({i})" for i in order])
-ax.set_xlabel(f"fraction of {main} images with this Top-1 class")
-ax.set_title(f"{P.features.extractor} Top-1 ImageNet classes on {main} (n={counts.sum():,})")
-for y, v in zip(range(len(order))[::-1], share):
-    ax.text(v, y, f" {100 * v:.1f}%", va="center", fontsize=8)
+top_table = top1_table(top1[main], names, n_logits, P.overview.top_classes, dataset=main,
+                       scale=f"{cfg.profile} profile, {P.features.extractor} at {P.features.resolution} px")
+save_table(top_table, out / "table_top1_classes")
+top_table
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 0.32 * len(top_table) + 1.2))
+bars = top_table.assign(label=[f"{c} ({i})" for c, i in zip(top_table["imagenet_class"], top_table["imagenet_index"])])
+sns.barplot(data=bars, x="share", y="label", color="tab:blue", orient="h", ax=ax)
+ax.bar_label(ax.containers[0], labels=[f" {100 * v:.1f}%" for v in bars["share"]], fontsize=8)
+ax.set(xlabel=f"fraction of {main} images with this Top-1 class", ylabel="",
+       title=f"{P.features.extractor} Top-1 ImageNet classes on {main} (n={len(top1[main]):,})")
 save_figure(fig, out / "fig_top1_histogram.png")
 plt.show()
-
-top_table = pd.DataFrame({
-    "rank": np.arange(1, len(order) + 1),
-    "imagenet_index": order,
-    "imagenet_class": [names[i] for i in order],
-    "count": counts[order],
-    "share": share,
-})
-save_table(top_table, out / "table_top1_classes",
-           note=f"Scale: {cfg.profile} profile, {P.features.extractor} at {P.features.resolution} px, "
-                f"{counts.sum():,} {main} images.")
-top_table
 
 # %% [markdown]
 # ### Per source class: which ImageNet class wins?
@@ -122,43 +112,29 @@ top_table
 
 # %%
 src_main = sources[main]
-if hasattr(src_main, "labels") and len(getattr(src_main, "class_names", ())) > 1:
-    labels = src_main.labels
-    rows = []
-    for c, cname in enumerate(src_main.class_names):
-        t = top1[main][labels == c]
-        if len(t) == 0:
-            continue
-        bc = np.bincount(t, minlength=n_logits)
-        w = int(np.argmax(bc))
-        rows.append({"class": cname, "n": len(t), "top_imagenet_class": names[w], "imagenet_index": w,
-                     "share": bc[w] / len(t), "animal_share": float(np.mean(t < 398)),
-                     "distinct_top1": int((bc > 0).sum())})
-    per_class = pd.DataFrame(rows)
-    save_table(per_class, out / "table_top1_per_class",
-               note=f"Scale: {cfg.profile} profile. animal_share = fraction whose Top-1 is an ImageNet animal (0-397).")
+labelled = hasattr(src_main, "labels") and len(getattr(src_main, "class_names", ())) > 1
+if labelled:
+    per_class = top1_per_class_table(top1[main], src_main.labels, src_main.class_names, names, n_logits, cfg.profile)
+    save_table(per_class, out / "table_top1_per_class")
+    display(per_class)  # noqa: F821 (IPython)
 
-    # Which source classes feed which ImageNet classes: rows = source classes, columns = the
-    # overall most frequent Top-1 classes, cells = share of that row's images.
-    cols = order[: min(12, len(order))]
-    mat = np.array([[np.mean(top1[main][labels == c] == j) for j in cols] for c in range(len(src_main.class_names))])
-    fig, ax = plt.subplots(figsize=(0.62 * len(cols) + 2.5, 0.42 * len(mat) + 2.2))
-    im = ax.imshow(mat, cmap="viridis", vmin=0, vmax=max(mat.max(), 1e-9), aspect="auto")
-    ax.set_xticks(range(len(cols)), [names[j] for j in cols], rotation=60, ha="right")
-    ax.set_yticks(range(len(mat)), src_main.class_names)
-    for (r, q), v in np.ndenumerate(mat):
-        if v >= 0.05:
-            ax.text(q, r, f"{100 * v:.0f}", ha="center", va="center", fontsize=7,
-                    color="white" if v < 0.6 * mat.max() else "black")
-    ax.set_xlabel("ImageNet Top-1 class (most frequent overall)")
-    ax.set_ylabel(f"{main} class")
-    ax.set_title(f"% of each {main} class predicted as each ImageNet class")
-    fig.colorbar(im, ax=ax, fraction=0.03, label="share of the row")
+# %% [markdown]
+# Which source classes feed which ImageNet classes: rows = source classes, columns = the
+# overall most frequent Top-1 classes (at most 12), cells = % of that row's images.
+
+# %%
+if labelled:
+    mat = top1_class_matrix(top1[main], src_main.labels, src_main.class_names, top_table["imagenet_index"][:12].to_numpy(), names)
+    fig, ax = plt.subplots(figsize=(0.62 * mat.shape[1] + 2.5, 0.42 * len(mat) + 2.2))
+    sns.heatmap(mat, annot=(100 * mat).map(lambda v: f"{v:.0f}" if v >= 5 else ""), fmt="", cmap="viridis", vmin=0,
+                vmax=max(np.nanmax(mat.to_numpy()), 1e-9), annot_kws={"fontsize": 7},
+                cbar_kws={"fraction": 0.03, "label": "share of the row"}, ax=ax)
+    ax.tick_params(axis="x", rotation=60)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    ax.set(xlabel="ImageNet Top-1 class (most frequent overall)", ylabel=f"{main} class",
+           title=f"% of each {main} class predicted as each ImageNet class")
     save_figure(fig, out / "fig_top1_by_class.png")
     plt.show()
-else:
-    per_class = pd.DataFrame()
-per_class
 
 # %% [markdown]
 # ## Sanity check: real photographs
@@ -168,32 +144,14 @@ per_class
 # %%
 metrics: dict = {"profile": cfg.profile, "extractor": P.features.extractor, "resolution": P.features.resolution}
 if "photos" in feats:
-    probs = probabilities(feats["photos"]["logits"])
-    t3 = top_k(feats["photos"]["logits"], 3)
-    photo_names = list(sources["photos"].class_names)
-    photo_table = pd.DataFrame({
-        "photo": photo_names,
-        "top1": [names[i] for i in t3[:, 0]],
-        "p_top1": probs[np.arange(len(t3)), t3[:, 0]],
-        "top2": [names[i] for i in t3[:, 1]],
-        "top3": [names[i] for i in t3[:, 2]],
-    })
-    save_table(photo_table, out / "table_photos_top3", note=f"Scale: {cfg.profile} profile.")
-    cat_row = photo_names.index("skimage:cat")
-    cat_top1 = int(t3[cat_row, 0])
-    metrics["cat_photo_top1"] = names[cat_top1]
-    metrics["cat_photo_is_cat_class"] = bool(281 <= cat_top1 <= 285)
+    photo_table = topk_table(feats["photos"]["logits"], list(sources["photos"].class_names), names, profile=cfg.profile)
+    save_table(photo_table, out / "table_photos_top3")
+    cat_top1 = int(top_k(feats["photos"]["logits"], 1)[list(photo_table["photo"]).index("skimage:cat"), 0])
+    metrics.update(cat_photo_top1=names[cat_top1], cat_photo_is_cat_class=bool(281 <= cat_top1 <= 285))
     print(f"cat photo -> {names[cat_top1]} ({cat_top1}); in 281-285: {metrics['cat_photo_is_cat_class']}")
     display(photo_table)  # noqa: F821 (IPython)
 
 # %%
-metrics.update({
-    f"{main}_n": int(counts.sum()),
-    f"{main}_distinct_top1_classes": int((counts > 0).sum()),
-    f"{main}_top1_most_common": names[order[0]],
-    f"{main}_top1_most_common_share": float(share[0]),
-    f"{main}_top{len(order)}_cumulative_share": float(share.sum()),
-    f"{main}_animal_top1_share": float(np.mean(top1[main] < 398)),
-})
+metrics.update(top1_summary(top1[main], names, n_logits, P.overview.top_classes, main))
 save_metrics(cfg.results / "metrics" / "overview.json", metrics)
 metrics

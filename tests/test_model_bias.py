@@ -247,3 +247,112 @@ def test_config_sections_validate():
         FincModelBiasConfig(**{**mb, "feature": "clip"})
     with pytest.raises(ValidationError):
         FincModelBiasConfig(**{**mb, "skew_factor": 0.0})
+
+
+# ------------------------------------------------------------------ the notebook's tables (Fig. 3)
+
+
+def _fake_result(eigenvalues, top_indices, n_test=100, n_ref=80, sigma=2.5):
+    from types import SimpleNamespace
+
+    ev = np.asarray(eigenvalues, dtype=np.float64)
+    return SimpleNamespace(eigenvalues=ev, top_indices=[np.asarray(t) for t in top_indices], k=ev.size,
+                           n_test=n_test, n_ref=n_ref, n_positive=ev.size + 5, sigma=sigma, rff_dim=64, eta=1.0,
+                           message="")
+
+
+def _bias_settings():
+    from beyondfid.config import FincModelBiasConfig
+
+    return FincModelBiasConfig(feature="effnet", rff_dim=64, eta=1.0, top_k=3, top_samples=4, modes_shown=2,
+                               skew_factor=3.0, skew_classes="")
+
+
+def _planted_runs():
+    """Model "gan": generated shares .5/.3/.2 vs real .25/.25/.5 -> rho 2, 1.2, 0.4; its mode 1 is class 1
+    (rho 1.2: a hit, not strict), mode 2 class 0 (strict). Model "ddpm_l": no positive mode."""
+    from beyondfid.finc.model_bias import BiasRun
+
+    gen = _labels([50, 30, 20])
+    real = _labels([25, 25, 50])
+    rep = class_representation(gen, real, 3)
+    modes = [np.array([50, 51, 52, 0]), np.array([0, 1, 2, 3])]  # rows of class 1 x3 + class 0; class 0 x4
+    gan = BiasRun("gan", _fake_result([0.3, 0.1], modes), rep, mode_bias_rows(modes, gen, rep))
+    empty = BiasRun("ddpm_l", _fake_result([], []), class_representation(real, real, 3), [])
+    return [gan, empty], rep
+
+
+def test_model_bias_table_on_planted_runs():
+    from beyondfid.finc.model_bias import PAPER_FIG3, model_bias_table
+
+    runs, rep = _planted_runs()
+    t = model_bias_table(runs, ["a", "b", "c"], _bias_settings(), "smoke")
+    gan, empty = t.iloc[0], t.iloc[1]
+    assert gan["top mode: majority class"] == "b" and gan["purity"] == 0.75
+    assert gan["rho of that class"] == pytest.approx(1.2) and gan["rank of that class by rho"] == 2
+    assert bool(gan["hit (rho > 1)"]) and not bool(gan["strict hit (largest rho)"])
+    assert gan["chance (hit)"] == pytest.approx(0.8) and gan["chance (strict)"] == pytest.approx(0.5)
+    assert gan["most over-represented class (classifier)"] == "a (rho=2.00)"
+    assert gan["lambda_1"] == 0.3 and gan["paper (ImageNet model, qualitative)"] == PAPER_FIG3["gan"]
+    # a model without a positive eigenvalue is a miss with lambda_1 = 0; equal sets: no class has rho > 1
+    assert empty["top mode: majority class"] == "no mode" and not bool(empty["hit (rho > 1)"])
+    assert empty["lambda_1"] == 0.0 and empty["chance (hit)"] == 0.0
+    assert "vs real_heldout (80 images)" in t.attrs["note"] and "top 4 samples" in t.attrs["note"]
+
+
+def test_class_ratio_frames_clip_and_mark_the_modes():
+    from beyondfid.finc.model_bias import BiasRun, class_ratio_frames
+
+    runs, rep = _planted_runs()
+    inf_rep = class_representation(np.array([0, 1, 2]), np.array([0, 0, 1]), 3)  # class 2 absent from real: inf
+    runs.append(BiasRun("vae", _fake_result([0.2], [[2]]), inf_rep, mode_bias_rows([np.array([2])], [0, 1, 2], inf_rep)))
+    log2, labels = class_ratio_frames(runs, ["a", "b", "c"])
+    np.testing.assert_allclose(log2.loc["gan"], np.log2([2.0, 1.2, 0.4]))
+    assert log2.loc["vae", "c"] == 3.0  # +inf is shown as 8x
+    assert labels.loc["gan"].tolist() == ["2", "1", ""] and labels.loc["vae", "c"] == "1"
+    assert labels.loc["ddpm_l"].tolist() == ["", "", ""] and (log2.loc["ddpm_l"] == 0).all()
+
+
+def test_hit_rates_controls_and_metrics_agree():
+    from beyondfid.finc.model_bias import ControlStudy, controls_table, hit_rates_table, model_bias_metrics, model_bias_table
+
+    runs, _ = _planted_runs()
+    names = ["a", "b", "c"]
+    table = model_bias_table(runs, names, _bias_settings(), "smoke")
+    rows = [{"planted": 0, "source_share": 1 / 3, "planted_share": 0.6, "n": 10, "top1_majority": 0, "top1_purity": 0.9,
+             "top1_planted_share": 0.9, "lambda1": 0.2, "hit": True},
+            {"planted": 2, "source_share": 1 / 3, "planted_share": 0.6, "n": 10, "top1_majority": -1,
+             "top1_purity": np.nan, "top1_planted_share": np.nan, "lambda1": 0.0, "hit": False}]
+    study = ControlStudy(rows, control_hit_rate([0, 2], [0, -1], 3), sigma=1.5, n_ref=40, factor=3.0)
+    ctl = controls_table(study, names, _bias_settings(), "smoke")
+    assert ctl["top-1 majority"].tolist() == ["a", "no mode"] and ctl["hit"].tolist() == [True, False]
+    assert "Hit rate 1/2 = 0.50, chance 0.33" in ctl.attrs["note"] and "(40 images)" in ctl.attrs["note"]
+    hits = hit_rates_table(table, study, 3.0, "smoke")
+    assert hits["count"].tolist() == ["1/2", "0/2", "1/2"]
+    np.testing.assert_allclose(hits["hit rate (ours)"], [0.5, 0.0, 0.5])
+    np.testing.assert_allclose(hits["chance"], [0.4, 0.25, 1 / 3])
+    assert hits["check"].iloc[2] == "controls: top-1 mode = planted class (x3)"
+    m = model_bias_metrics(runs, names, hits, study, "smoke", "effnet")
+    assert m["top_mode_class"] == {"gan": "b"} and m["lambda_1"] == {"gan": 0.3, "ddpm_l": 0.0}
+    assert m["model_hit_rate"] == 0.5 and m["model_strict_hit_rate"] == 0.0 and m["control_hit_rate"] == 0.5
+    # without controls, their row is empty and the metrics have no control keys
+    no_ctl = hit_rates_table(table, None, 3.0, "smoke")
+    assert no_ctl["count"].iloc[2] == "–" and np.isnan(no_ctl["hit rate (ours)"].iloc[2])
+    assert "control_hit_rate" not in model_bias_metrics(runs, names, no_ctl, None, "smoke", "effnet")
+
+
+def test_run_model_bias_finds_the_over_generated_class():
+    from beyondfid.finc.model_bias import run_model_bias
+
+    k = 5
+    test_x, test_y = _gaussian_classes(60, k, 8, seed=0)
+    ref_x, ref_y = _gaussian_classes(60, k, 8, seed=1)
+    idx = skew_controls(test_y, 3.0, k, classes=[3])[0].indices  # a generator that over-generates class 3
+    kw = dict(eta=1.0, rff_dim=256, top_k=3, seed=0, top_samples=15)
+    run = run_model_bias("gen", test_x[idx], ref_x, kw, gen_labels=test_y[idx], real_labels=ref_y, n_classes=k, modes=2)
+    assert run.result.sigma == float(median_bandwidth(test_x[idx], ref_x, seed=0))
+    assert run.rows[0]["majority"] == 3 and run.rows[0]["strict_hit"] and len(run.rows) == 2
+    assert run.lambda_1 == float(run.result.eigenvalues[0]) > 0
+    assert run_model_bias("gen", test_x[idx], ref_x, kw).rep is None  # no labels: FINC only
+    with pytest.raises(ModelBiasError, match="n_classes"):
+        run_model_bias("gen", test_x[idx], ref_x, kw, gen_labels=test_y[idx], real_labels=ref_y)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyondfid.report import image_grid, save_figure, save_table
+from beyondfid.report import image_grid, image_rows_figure, save_figure, save_table, with_note
 
 
 def test_image_grid_places_every_image():
@@ -46,3 +46,32 @@ def test_figure_is_written_atomically(tmp_path):
     path = save_figure(fig, tmp_path / "f.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob(".*"))
+
+
+def test_table_note_comes_from_the_frame_unless_given(tmp_path):
+    df = with_note(pd.DataFrame({"a": [1]}), "Scale: from attrs.")
+    _, md = save_table(df, tmp_path / "t")
+    assert md.read_text().rstrip().endswith("Scale: from attrs.")
+    _, md = save_table(df, tmp_path / "u", note="given")
+    assert md.read_text().rstrip().endswith("given") and "from attrs" not in md.read_text()
+    _, md = save_table(pd.DataFrame({"a": [1]}), tmp_path / "v")  # no note at all
+    assert md.read_text() == "| a |\n|---|\n| 1 |\n"
+
+
+def test_image_rows_figure_has_one_titled_strip_per_row():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gray = np.zeros((3, 1, 4, 4), np.uint8)
+    rgb = np.full((2, 3, 4, 4), 200, np.uint8)
+    fig = image_rows_figure([(gray, "first"), (rgb, "second")], 3, "sup")
+    axes = fig.get_axes()
+    assert [ax.get_title(loc="left") for ax in axes] == ["first", "second"]
+    assert axes[0].images[0].get_array().shape == (6, 16)  # 3 gray 4x4 images, 1-px padding: 4 + 2, 3 * 5 + 1
+    assert axes[1].images[0].get_array().shape == (6, 11, 3)
+    assert fig.get_suptitle() == "sup"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        image_rows_figure([], 3, "sup")

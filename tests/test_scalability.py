@@ -285,3 +285,16 @@ def test_bad_scalability_config_is_rejected(raw, key, value, words):
 def test_scalability_config_parses(raw):
     P = config_from_dict(raw, profile="mini").params.finc_scalability
     assert P.size_list[0] < P.size_list[-1] and set(P.method_names) <= {"finc", "ken", "rarity", "fld"}
+
+
+def test_scale_table_puts_real_beside_synthetic():
+    from types import SimpleNamespace
+
+    from beyondfid.finc.scalability import scale_table
+
+    R = SimpleNamespace(real_scale={"mean": 1.0, "std": 2.0}, synthetic_scale={"mean": 1.1, "std": 1.9}, dim=16,
+                        real_rows=5000)
+    t = scale_table(R, "animals", "smoke")
+    assert t["features"].tolist() == ["real (animals)", "synthetic (matched Gaussian mixture)"]
+    assert t["mean"].tolist() == [1.0, 1.1] and t["std"].tolist() == [2.0, 1.9]
+    assert "d = 16" in t.attrs["note"] and "n > 2,500 per set" in t.attrs["note"]

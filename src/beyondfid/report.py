@@ -7,6 +7,7 @@ produced them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,21 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 150) -> Path:
     return path
 
 
-def save_table(df: Any, path: str | Path, float_format: str = "{:.4g}", note: str = "") -> tuple[Path, Path]:
-    """Write a pandas DataFrame as ``<path>.csv`` and ``<path>.md`` (Markdown, with an optional note)."""
+def with_note(df: Any, note: str) -> Any:
+    """Attach the text printed under a table's Markdown (its scale and settings) to ``df.attrs["note"]``.
+
+    The package's table builders do this so that a notebook saves a table with one call."""
+    df.attrs["note"] = note
+    return df
+
+
+def save_table(df: Any, path: str | Path, float_format: str = "{:.4g}", note: str | None = None) -> tuple[Path, Path]:
+    """Write a pandas DataFrame as ``<path>.csv`` and ``<path>.md`` (Markdown, with a note under it).
+
+    ``note`` defaults to ``df.attrs["note"]`` (see :func:`with_note`), else none."""
     path = Path(path)
+    if note is None:
+        note = str(df.attrs.get("note", ""))
     csv_path, md_path = path.with_suffix(".csv"), path.with_suffix(".md")
     save_text(csv_path, df.to_csv(index=False))
     md = _to_markdown(df, float_format)
@@ -63,6 +76,26 @@ def _to_markdown(df: Any, float_format: str) -> str:
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(fmt(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def image_rows_figure(rows: Sequence[tuple[np.ndarray, str]], ncols: int, suptitle: str, *,
+                      row_height: float = 1.05, title_size: float = 9, suptitle_size: float = 10) -> Any:
+    """One figure row per ``(uint8 NCHW images, title)`` pair, each row a strip of ``ncols`` images.
+
+    The layout of the FINC notebooks' mode figures: one row per mode, its best samples left to
+    right, the mode's numbers in the title. Gray images are drawn with the gray colour map."""
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("image_rows_figure needs at least one (images, title) row")
+    fig, axes = plt.subplots(len(rows), 1, figsize=(ncols * 0.9 + 1.5, len(rows) * row_height + 0.6), squeeze=False)
+    for ax, (images, title) in zip(axes[:, 0], rows):
+        ax.imshow(image_grid(images, ncols=ncols, pad=1, pad_value=255), cmap="gray", interpolation="nearest")
+        ax.set_title(title, fontsize=title_size, loc="left")
+        ax.axis("off")
+    fig.suptitle(suptitle, fontsize=suptitle_size)
+    fig.tight_layout(h_pad=0.6, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the suptitle
+    return fig
 
 
 def save_metrics(path: str | Path, metrics: dict) -> Path:

@@ -10,7 +10,11 @@ module              what (paper section)
 ``scalability``     Table 1's harness: time and peak memory against n, in fresh processes
 ``colored``         Fig. 1's inputs: coloured test half vs gray reference half
 ``novelty``         AFHQ-vs-ImageNet-dogs inputs (paper: two folders; mini: halves, classes removed)
-``model_bias``      model biases (Fig. 3) and memorization (Fig. 11) checked against labels
+``model_bias``      model biases (Fig. 3) and memorization (Fig. 11) checked against labels;
+                    the finc_model_bias notebook's runs and tables
+``memorization``    the finc_memorization notebook's runs and tables (Fig. 11: copies per mode)
+``planted``         the finc_colored and finc_novelty notebooks' runs and tables (modes scored
+                    against planted ground truth: colour, classes missing from the reference)
 ==================  ==========================================================================
 
 The algorithm's public names are importable from here: ``from beyondfid.finc import finc``.
@@ -23,6 +27,7 @@ from .algorithm import (  # noqa: F401
     default_chunk_size,
     draw_frequencies,
     finc,
+    finc_kwargs,
     finc_swap,
     ken_score,
     median_bandwidth,

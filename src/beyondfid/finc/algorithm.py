@@ -104,6 +104,7 @@ __all__ = [
     "BandwidthEstimate",
     "finc",
     "finc_swap",
+    "finc_kwargs",
     "rff_covariances",
     "draw_frequencies",
     "rff_features",
@@ -1108,6 +1109,13 @@ def finc_swap(test: Any, ref: Any, **kwargs: Any) -> FincResult:
     misses or under-represents.  Indices in the result refer to rows of ``ref``.
     """
     return finc(ref, test, **kwargs)
+
+
+def finc_kwargs(settings: Any, seed: int) -> dict[str, Any]:
+    """:func:`finc`'s keyword arguments (``eta, rff_dim, top_k, seed, top_samples``) from a config section
+    that has the fields ``eta``, ``rff_dim``, ``top_k`` and ``top_samples`` (the FINC notebooks' sections)."""
+    return dict(eta=settings.eta, rff_dim=settings.rff_dim, top_k=settings.top_k, seed=seed,
+                top_samples=settings.top_samples)
 
 
 def mode_label_stats(top_indices: Sequence[np.ndarray], labels: np.ndarray, hit: np.ndarray | None = None

@@ -408,3 +408,237 @@ def mode_memorization(top_indices: Sequence[np.ndarray], nn_dist: Any, nn_index:
             row["nn_in_train_subset"] = float(train_rows[i[idx, 0]].mean())
         out.append(row)
     return out
+
+
+# --------------------------------------------------------------------------------------
+# the finc_model_bias notebook's runs and tables (Fig. 3)
+# --------------------------------------------------------------------------------------
+
+# What the FINC paper's Fig. 3 shows for the roles our zoo models stand in for (qualitative, no numbers).
+PAPER_FIG3 = {"gan": "BigGAN: mushrooms (fungi)", "ddpm_l": "LDM: koalas", "dit": "DiT-XL: flower patterns"}
+
+
+@dataclass(frozen=True)
+class BiasRun:
+    """FINC of one generator's samples (test) against real images (reference), with the domain
+    classifier's view of both: ``rep`` (None without labels) and :func:`mode_bias_rows` of its modes."""
+
+    model: str
+    result: Any  # FincResult; result.sigma is the median-heuristic bandwidth used
+    rep: ClassRepresentation | None
+    rows: list[dict[str, Any]]
+
+    @property
+    def lambda_1(self) -> float:
+        """The largest eigenvalue of Λ, 0 when FINC found no positive mode."""
+        return float(self.result.eigenvalues[0]) if self.result.k else 0.0
+
+
+def run_model_bias(model: str, gen_features: Any, real_features: Any, finc_kwargs: Mapping[str, Any], *,
+                   gen_labels: Any = None, real_labels: Any = None, n_classes: int | None = None,
+                   modes: int | None = None) -> BiasRun:
+    """FINC of ``gen_features`` vs ``real_features`` at the median-heuristic σ (seeded with
+    ``finc_kwargs["seed"]``); with labels, each of the first ``modes`` modes is scored by :func:`bias_hit`."""
+    from .algorithm import finc, median_bandwidth
+
+    kw = dict(finc_kwargs)
+    sigma = float(median_bandwidth(gen_features, real_features, seed=kw.get("seed", 0)))
+    res = finc(gen_features, real_features, sigma=sigma, **kw)
+    if gen_labels is None or real_labels is None:
+        return BiasRun(model, res, None, [])
+    if n_classes is None:
+        raise ModelBiasError("n_classes is needed with labels (the number of classifier classes)")
+    rep = class_representation(gen_labels, real_labels, n_classes)
+    return BiasRun(model, res, rep, mode_bias_rows(res.top_indices, gen_labels, rep, modes=modes))
+
+
+def _verdict(row: Mapping[str, Any]) -> str:
+    return "strict hit" if row["strict_hit"] else ("hit" if row["hit"] else "miss")
+
+
+def bias_mode_title(run: BiasRun, mode: int, class_names: Sequence[str]) -> str:
+    """Title of mode ``mode`` (0-based) in the modes figure: λ, and with labels its majority class,
+    purity, ρ and verdict."""
+    res = run.result
+    title = f"{run.model}, mode {mode + 1}: λ={res.eigenvalues[mode]:.4f}"
+    if run.rep is not None and mode < len(run.rows):
+        row = run.rows[mode]
+        title += (f"; majority '{class_names[row['majority']]}' {100 * row['purity']:.0f}% of top "
+                  f"{len(res.top_indices[mode])}, ρ={row['ratio']:.2f} ({_verdict(row)})")
+    return title
+
+
+def model_bias_table(runs: Sequence[BiasRun], class_names: Sequence[str], settings: Any, profile: str) -> Any:
+    """One row per model: FINC's spectrum, its top mode's majority class and the hit criterion, chance
+    levels, the classifier's most over-represented class, and the paper's finding for that role.
+
+    ``settings``: the ``finc_model_bias`` section (``feature``, ``rff_dim``, ``eta``, ``top_samples``)."""
+    import pandas as pd
+
+    from ..report import with_note
+
+    table = []
+    for r in runs:
+        res = r.result
+        row: dict[str, Any] = {"model": r.model, "samples": res.n_test, "sigma": res.sigma,
+                               "modes (positive eigenvalues)": res.n_positive,
+                               "lambda_1": res.eigenvalues[0] if res.k else 0.0}
+        if r.rep is not None and r.rows:
+            t = r.rows[0]
+            top_cls = int(r.rep.ranking()[0])
+            ch, ch_strict = hit_chance(r.rep)
+            row.update({"top mode: majority class": class_names[t["majority"]], "purity": t["purity"],
+                        "rho of that class": t["ratio"], "rank of that class by rho": t["rank"],
+                        "hit (rho > 1)": t["hit"], "strict hit (largest rho)": t["strict_hit"],
+                        "chance (hit)": ch, "chance (strict)": ch_strict,
+                        "most over-represented class (classifier)":
+                            f"{class_names[top_cls]} (rho={r.rep.ratio[top_cls]:.2f})"})
+        elif r.rep is not None:  # no positive eigenvalue: no over-represented mode at all, a miss
+            ch, ch_strict = hit_chance(r.rep)
+            row.update({"top mode: majority class": "no mode", "hit (rho > 1)": False,
+                        "strict hit (largest rho)": False, "chance (hit)": ch, "chance (strict)": ch_strict})
+        row["paper (ImageNet model, qualitative)"] = PAPER_FIG3.get(r.model, "–")
+        table.append(row)
+    n_real = runs[0].result.n_ref if runs else 0
+    return with_note(pd.DataFrame(table), (
+        f"Scale: {profile} profile; AnimalShape zoo generators (stand-ins, not the paper's ImageNet models) "
+        f"vs real_heldout ({n_real} images); FINC on {settings.feature} features, r={settings.rff_dim}, "
+        f"eta={settings.eta}, sigma = median heuristic per model, top {settings.top_samples} samples per mode. rho = "
+        f"generated share / real share of the domain classifier's labels. Hit: rho > 1; strict: the largest rho; "
+        f"chance: generated share of those classes."))
+
+
+def class_ratio_frames(runs: Sequence[BiasRun], class_names: Sequence[str]) -> tuple[Any, Any]:
+    """For the heatmap of over-representation: ``(log2 ρ, mode labels)``, both models × classes.
+
+    log2 ρ is clipped to [-3, 3] (ρ in [1/8, 8]; ρ = +inf shows as 8, NaN = absent from both sets as 1);
+    a label cell lists the FINC modes (1-based, comma-separated) whose majority class is that class."""
+    import pandas as pd
+
+    labelled = [r for r in runs if r.rep is not None]
+    ratio = np.array([r.rep.ratio for r in labelled])
+    log2 = np.log2(np.clip(np.nan_to_num(ratio, nan=1.0, posinf=8.0), 1 / 8, 8))
+    labels = np.full(log2.shape, "", dtype=object)
+    for y, r in enumerate(labelled):
+        for row in r.rows:
+            c = row["majority"]
+            labels[y, c] = f"{labels[y, c]},{row['mode']}" if labels[y, c] else str(row["mode"])
+    index, columns = [r.model for r in labelled], list(class_names)
+    return pd.DataFrame(log2, index=index, columns=columns), pd.DataFrame(labels, index=index, columns=columns)
+
+
+def load_control_sets(cfg: Any, feature: str, class_names: Sequence[str]) -> tuple[Any, np.ndarray, Any] | None:
+    """The controls' inputs: ``(real_half_a features, its true labels, real_half_b features)`` from the
+    zoo splits and zoo_eval, or None (with the reason printed) where the splits carry no labels
+    (image-folder data, paper profile)."""
+    from ..data import DataError, load_imageset
+    from ..zoo import zoo_dirs
+    from ..zoo.eval import load_eval
+
+    splits = zoo_dirs(cfg)["splits"]
+    try:
+        half_a = load_imageset(splits, "real_half_a")
+        load_imageset(splits, "real_half_b")
+    except DataError as e:
+        print(f"controls skipped: {e}")
+        return None
+    if list(half_a.class_names) != list(class_names):
+        raise ModelBiasError(f"class names of the splits {half_a.class_names} differ from zoo_eval's {list(class_names)}; "
+                             f"re-run `dvc repro zoo_eval`")
+    fa, fb = load_eval(cfg, "real_half_a")[feature], load_eval(cfg, "real_half_b")[feature]
+    if len(fa) != len(half_a):
+        raise ModelBiasError(f"zoo_eval real_half_a has {len(fa)} rows, the split {len(half_a)}; "
+                             f"re-run `dvc repro zoo_eval`")
+    return fa, half_a.labels, fb
+
+
+@dataclass(frozen=True)
+class ControlStudy:
+    """:func:`run_skew_controls` with the median-heuristic σ of the two real halves."""
+
+    rows: list[dict[str, Any]]
+    summary: dict[str, float]
+    sigma: float
+    n_ref: int
+    factor: float
+
+
+def run_control_study(test_features: Any, test_labels: Any, ref_features: Any, n_classes: int, factor: float,
+                      finc_kwargs: Mapping[str, Any], classes: Sequence[int] | None = None) -> ControlStudy:
+    """σ by the median heuristic on (test, ref), then :func:`run_skew_controls` (seed ``finc_kwargs["seed"]``)."""
+    from .algorithm import median_bandwidth
+
+    kw = dict(finc_kwargs)
+    seed = kw.get("seed", 0)
+    sigma = float(median_bandwidth(test_features, ref_features, seed=seed))
+    rows, summary = run_skew_controls(test_features, test_labels, ref_features, n_classes, factor,
+                                      dict(kw, sigma=sigma), classes=classes, seed=seed)
+    return ControlStudy(rows, summary, sigma, len(ref_features), float(factor))
+
+
+def controls_table(study: ControlStudy, class_names: Sequence[str], settings: Any, profile: str) -> Any:
+    """One row per control: the planted class, its share before and after, FINC's top-1 mode and the hit."""
+    import pandas as pd
+
+    from ..report import with_note
+
+    s = study.summary
+    df = pd.DataFrame([{"planted class": class_names[r["planted"]], "share in real_half_a": r["source_share"],
+                        "share in control": r["planted_share"], "control size": r["n"],
+                        "top-1 majority": class_names[r["top1_majority"]] if r["top1_majority"] >= 0 else "no mode",
+                        "top-1 purity": r["top1_purity"], "planted share of top-1 samples": r["top1_planted_share"],
+                        "lambda_1": r["lambda1"], "hit": r["hit"]} for r in study.rows])
+    return with_note(df, (
+        f"Scale: {profile} profile; real_half_a resampled without replacement so that the planted class "
+        f"is {study.factor:g}x as frequent (true labels), FINC vs real_half_b ({study.n_ref} images), "
+        f"r={settings.rff_dim}, eta={settings.eta}, sigma={study.sigma:.3f} (median heuristic), top "
+        f"{settings.top_samples} samples. Hit rate {s['hits']}/{s['controls']} = {s['hit_rate']:.2f}, "
+        f"chance {s['chance']:.2f}. Paper: no such control (planted-mode checks only in Fig. 1)."))
+
+
+def hit_rates_table(table: Any, controls: ControlStudy | None, skew_factor: float, profile: str) -> Any:
+    """The three hit rates beside chance: zoo models (ρ > 1, largest ρ; from :func:`model_bias_table`)
+    and the planted controls. Rows without labels (or without controls) are NaN / '–'."""
+    import pandas as pd
+
+    from ..report import with_note
+
+    labelled = "hit (rho > 1)" in table
+    ctl = controls.summary if controls is not None else {}
+
+    def zoo(col: str) -> tuple[float, str, float]:
+        if not labelled:
+            return np.nan, "–", np.nan
+        chance = "chance (hit)" if col == "hit (rho > 1)" else "chance (strict)"
+        return table[col].mean(), f"{int(table[col].sum())}/{len(table)}", table[chance].mean()
+
+    rows = [zoo("hit (rho > 1)"), zoo("strict hit (largest rho)"),
+            (ctl.get("hit_rate", np.nan), f"{ctl['hits']}/{ctl['controls']}" if ctl else "–", ctl.get("chance", np.nan))]
+    return with_note(pd.DataFrame({
+        "check": ["zoo models: top mode's class over-represented (rho > 1)",
+                  "zoo models: top mode's class is the most over-represented",
+                  f"controls: top-1 mode = planted class (x{skew_factor:g})"],
+        "hit rate (ours)": [r[0] for r in rows],
+        "count": [r[1] for r in rows],
+        "chance": [r[2] for r in rows],
+        "paper": ["BigGAN mushrooms, LDM koalas, DiT-XL flowers (ImageNet, qualitative, no rates)", "not reported",
+                  "not reported"],
+    }), f"Scale: {profile} profile. Chance for the zoo rows: mean over models of the generated share of the "
+        f"qualifying classes.")
+
+
+def model_bias_metrics(runs: Sequence[BiasRun], class_names: Sequence[str], hits: Any,
+                       controls: ControlStudy | None, profile: str, feature: str) -> dict[str, Any]:
+    """``metrics/finc_model_bias.json``: σ and λ₁ per model; with labels the top mode's class and the
+    models' hit rates; with controls their hit rate and chance."""
+    metrics: dict[str, Any] = {"profile": profile, "feature": feature,
+                               "sigma": {r.model: r.result.sigma for r in runs},
+                               "lambda_1": {r.model: r.lambda_1 for r in runs}}
+    if any(r.rep is not None for r in runs):
+        metrics.update({"top_mode_class": {r.model: class_names[r.rows[0]["majority"]] for r in runs if r.rows},
+                        "model_hit_rate": float(hits["hit rate (ours)"][0]),
+                        "model_strict_hit_rate": float(hits["hit rate (ours)"][1])})
+    if controls is not None:
+        metrics.update({"control_hit_rate": float(controls.summary["hit_rate"]),
+                        "control_chance": float(controls.summary["chance"])})
+    return metrics
