@@ -105,3 +105,93 @@ def test_params_found_from_a_subfolder(repo, tmp_path, monkeypatch):
     assert cfg.root.resolve() == tmp_path.resolve()
     monkeypatch.chdir(tmp_path)
     assert load_config("smoke", "params.yaml", ".").root == Path(".")
+
+
+# --------------------------------------------------------------------------------------
+# Messages a user reads (issue 10)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["beyondfid.prepare", "beyondfid.features", "beyondfid.finc.colored"])
+def test_cli_config_error_is_one_line_and_exits_2(raw, tmp_path, module):
+    import subprocess
+    import sys
+
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["smoke"]["features"]["resolution"] = "128"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
+    src = Path(__file__).resolve().parents[1] / "src"
+    p = subprocess.run([sys.executable, "-m", module, "--profile", "smoke", "--params", str(tmp_path / "params.yaml"),
+                        "--root", str(tmp_path)], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHONPATH": str(src)})
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
+    assert "profiles.smoke.features.resolution" in lines[0]
+
+
+def test_cross_field_error_names_the_fields_not_the_whole_profile(raw):
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["features"]["datasets"] = "animals,cifar10"
+    msg = _err(bad)
+    assert "profiles.mini.features.datasets" in msg and "cifar10" in msg
+    assert len(msg) < 400 and "finc_scalability" not in msg and "{" not in msg, msg
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["zoo"]["models"]["dit"]["heads"] = 3
+    msg = _err(bad)
+    assert "profiles.mini.zoo.models.dit.width" in msg and "profiles.mini.zoo.models.dit.heads" in msg
+    assert len(msg) < 400 and "{" not in msg, msg
+
+
+def test_unknown_extractor_names_the_key(raw):
+    for name in ("effnet_lite9", "ssl_contrastive"):  # the zoo's SSL encoders are not feature-stage extractors
+        bad = copy.deepcopy(raw)
+        bad["profiles"]["mini"]["features"]["extractor"] = name
+        msg = _err(bad)
+        assert "profiles.mini.features.extractor" in msg and name in msg and "effnet_lite0" in msg, msg
+
+
+def test_core_config_validation_does_not_import_the_zoo(repo):
+    import subprocess
+    import sys
+
+    code = ("import sys; from beyondfid.config import load_config; "
+            f"load_config('mini', {str(repo / 'params.yaml')!r}); "
+            "print(sorted(m for m in sys.modules if m.startswith(('beyondfid.zoo', 'beyondfid.finc'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "PYTHONPATH": str(repo / "src")}).stdout
+    assert out.strip() == "[]"
+
+
+def test_unknown_ref_missing_class_fails_at_load(raw):
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["finc_novelty"]["ref_missing"] = "cat,unicorn"
+    msg = _err(bad)
+    assert "profiles.mini.finc_novelty.ref_missing" in msg and "unicorn" in msg and "zebra" in msg, msg
+    bad["profiles"]["mini"]["finc_novelty"]["ref_missing"] = ",".join(
+        ["bear", "bird", "cat", "cow", "dog", "elephant", "giraffe", "horse", "sheep", "zebra"])
+    assert "profiles.mini.finc_novelty.ref_missing" in _err(bad)  # nothing left in the reference
+
+
+def test_a_typo_in_another_profile_fails_at_load(raw):
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["paper"]["features"]["resolutoin"] = 299
+    msg = _err(bad, profile="smoke")
+    assert "profiles.paper.features.resolutoin" in msg and "unknown key" in msg
+
+
+def test_paths_named_in_params_yaml_exist(repo):
+    import re
+
+    text = (repo / "params.yaml").read_text()
+    named = set(re.findall(r"\b((?:tests|benchmarks|src|notebooks)/[\w/.-]+\.py)\b", text))
+    assert named, "params.yaml names no test or script"
+    missing = sorted(p for p in named if not (repo / p).is_file())
+    assert not missing, f"params.yaml names files that do not exist: {missing}"
+
+
+def test_readme_cites_papers_by_title_and_arxiv_id(repo):
+    text = (repo / "README.md").read_text()
+    assert "shared/papers" not in text  # a fresh clone has no ../shared/
+    for arxiv in ("2405.02700", "2203.06026", "2405.18029"):
+        assert f"arXiv {arxiv}" in text or f"arXiv:{arxiv}" in text, arxiv

@@ -122,3 +122,120 @@ def test_cache_made_by_other_code_or_images_is_recomputed(animals, effnet64, tmp
     # different images with the same count get a different fingerprint
     other = animals.take(np.arange(len(animals))[::-1])
     assert source_fingerprint(other) != source_fingerprint(animals)
+
+
+# --------------------------------------------------------------------------------------
+# Content fingerprints and corrupt shards (issue 10, cases 2 and 9)
+# --------------------------------------------------------------------------------------
+
+
+def _noise_png(path, seed, size=(16, 16)):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(path, compress_level=0)
+
+
+def test_replaced_image_of_the_same_size_is_recomputed(tmp_path):
+    """Case 2: a different image with the same byte size and file name must not be served from the cache."""
+    from beyondfid.data import ImageFolder
+    from beyondfid.extractors import get_extractor
+    from beyondfid.features import source_fingerprint
+
+    d = tmp_path / "real"
+    d.mkdir()
+    for i in range(5):
+        _noise_png(d / f"{i}.png", seed=i)
+    px = get_extractor("pixels", resolution=8)
+
+    def run():
+        src = ImageFolder(d)
+        return src, extract_features(src, px, tmp_path / "cache", "k", progress=False,
+                                     fingerprint=f"code-{source_fingerprint(src)}")
+
+    _, first = run()
+    size = (d / "2.png").stat().st_size
+    _noise_png(d / "2.png", seed=99)  # other pixels, same dimensions: same byte size (stored PNG)
+    assert (d / "2.png").stat().st_size == size
+    src, second = run()
+    truth = px.extract(src.get(0, 5))["features"].numpy()
+    assert np.array_equal(second["features"], truth)
+    assert not np.array_equal(second["features"][2], first["features"][2])
+    assert np.array_equal(second["features"][[0, 1, 3, 4]], first["features"][[0, 1, 3, 4]])
+
+
+def test_file_hashes_are_cached_by_size_mtime_ctime_and_inode(tmp_path, monkeypatch):
+    """The hash cache re-reads a file only when its stat signature changes (and never trusts fresh entries)."""
+    import time
+
+    from beyondfid import data as data_mod
+
+    d = tmp_path / "real"
+    d.mkdir()
+    for i in range(4):
+        _noise_png(d / f"{i}.png", seed=i)
+    cache = tmp_path / "hash_cache"
+    calls = []
+    real_hash = data_mod.sha256_file
+    monkeypatch.setattr(data_mod, "sha256_file", lambda p: calls.append(p.name) or real_hash(p))
+    folder = data_mod.ImageFolder(d, hash_cache=cache)
+    fresh = folder.content_digests()
+    assert len(calls) == 4
+    # entries hashed within RACY_SECONDS of their last change are not trusted next time
+    data_mod.ImageFolder(d, hash_cache=cache).content_digests()
+    assert len(calls) == 8
+    monkeypatch.setattr(data_mod, "RACY_SECONDS", 0.0)
+    data_mod.ImageFolder(d, hash_cache=cache).content_digests()  # stores trusted entries
+    calls.clear()
+    assert data_mod.ImageFolder(d, hash_cache=cache).content_digests() == fresh
+    assert calls == []  # all four served from the cache
+    time.sleep(0.05)  # a later change time even on coarse-clock file systems
+    _noise_png(d / "1.png", seed=50)
+    after = data_mod.ImageFolder(d, hash_cache=cache).content_digests()
+    assert calls == ["1.png"] and after[1] != fresh[1] and after[0] == fresh[0]
+    assert after[1] == real_hash(d / "1.png")
+
+
+def _animals_ref(animals, effnet64, tmp_path):
+    return extract_features(animals, effnet64, tmp_path / "ref", "k", shard_size=32, progress=False)
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "truncated", "wrong_rows"])
+def test_corrupt_shard_is_discarded_and_recomputed(animals, effnet64, tmp_path, damage):
+    """Case 9: a bad .parts shard is verified on resume, discarded with a warning, and recomputed."""
+    ref = _animals_ref(animals, effnet64, tmp_path)
+    with pytest.raises(Boom):
+        extract_features(animals, FlakyExtractor(effnet64, die_after=2), tmp_path / "c", "k", shard_size=32,
+                         progress=False)
+    part = tmp_path / "c" / "k.parts" / "part_00001.npz"
+    if damage == "zeroed":
+        part.write_bytes(bytes(part.stat().st_size))
+    elif damage == "truncated":
+        part.write_bytes(part.read_bytes()[:200])
+    else:
+        from beyondfid.io import save_npz
+
+        save_npz(part, **{k: np.zeros((5, dim), np.float32) for k, dim in effnet64.outputs.items()})
+    counter = FlakyExtractor(effnet64, die_after=10**9)
+    with pytest.warns(UserWarning, match=r"part_00001\.npz.*recomput"):
+        out = extract_features(animals, counter, tmp_path / "c", "k", shard_size=32, progress=False)
+    assert counter.calls == 2  # the bad shard and the missing one
+    for k in ref:
+        assert np.array_equal(ref[k], out[k])
+
+
+def test_corrupt_final_cache_file_is_recomputed(animals, effnet64, tmp_path):
+    ref = _animals_ref(animals, effnet64, tmp_path)
+    final = tmp_path / "ref" / "k.npz"
+    final.write_bytes(bytes(final.stat().st_size))
+    with pytest.warns(UserWarning, match=r"k\.npz.*recomput"):
+        out = extract_features(animals, effnet64, tmp_path / "ref", "k", shard_size=32, progress=False)
+    assert np.array_equal(out["features"], ref["features"])
+
+
+def test_unreadable_npz_error_names_the_file(tmp_path):
+    from beyondfid.io import load_npz
+
+    (tmp_path / "x.npz").write_bytes(bytes(100))
+    with pytest.raises(ValueError, match=r"x\.npz"):
+        load_npz(tmp_path / "x.npz")

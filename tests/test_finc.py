@@ -347,3 +347,42 @@ def test_mode_label_stats_against_hand_counts():
     assert "hit_share" not in mode_label_stats(top, labels)[0]
     assert top_hit_share(top, hit, 1) == 1.0 and top_hit_share(top, hit, 2) == pytest.approx(4 / 7)
     assert np.isnan(top_hit_share(top, hit, 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# garbage in is rejected or flagged (issue 10, case 11)
+# ---------------------------------------------------------------------------------------------
+def test_non_integer_rff_dim_and_counts_are_rejected():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 3))
+    for kw in ({"rff_dim": 2.5}, {"top_k": 1.5}, {"top_samples": 2.2}, {"chunk_size": 7.5}, {"rff_dim": "64"}):
+        with pytest.raises((TypeError, ValueError), match=f"{next(iter(kw))} must be an integer"):
+            finc(x, y, sigma=1.0, **kw)
+    with pytest.raises((TypeError, ValueError), match="rff_dim must be an integer"):
+        draw_frequencies(3, 2.5, 1.0)
+    a = finc(x, y, sigma=1.0, rff_dim=16.0, top_k=2)
+    b = finc(x, y, sigma=1.0, rff_dim=16, top_k=2)
+    assert np.array_equal(a.eigenvalues, b.eigenvalues)
+
+
+def test_one_sample_per_set_warns():
+    rng = np.random.default_rng(0)
+    with pytest.warns(RuntimeWarning, match=r"1 test sample.*1 reference sample"):
+        finc(rng.standard_normal((1, 3)), rng.standard_normal((1, 3)), sigma=1.0, rff_dim=16)
+
+
+@pytest.mark.parametrize("sigma", [1e-12, 1e12])
+def test_bandwidth_far_outside_the_data_scale_warns(sigma):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((60, 5)), rng.standard_normal((60, 5)) + 1
+    with pytest.warns(RuntimeWarning, match=r"sigma=1e[+-]?12 is far outside the pairwise distances"):
+        finc(x, y, sigma=sigma, rff_dim=32, top_k=2)
+
+
+def test_bandwidth_inside_the_data_scale_does_not_warn():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((60, 5)), rng.standard_normal((60, 5)) + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for sigma in (0.3, 1.0, median_bandwidth(x, y).sigma, 30.0):
+            finc(x, y, sigma=sigma, rff_dim=32, top_k=1)

@@ -670,3 +670,63 @@ def test_bad_statistics_raise_clear_errors():
         frechet_distance(mu, -sigma, mu, sigma)
     with pytest.raises(ValueError, match="NaN or inf"):
         frechet_distance_torch(torch.zeros(4), torch.eye(4), torch.full((4,), float("nan")), torch.eye(4))
+
+
+# ---------------------------------------------------------------------------------------------
+# garbage in is rejected (issue 10, cases 10 and 11)
+# ---------------------------------------------------------------------------------------------
+def test_indefinite_covariance_is_rejected_with_its_eigenvalue():
+    """Case 10: [[1, 2], [2, 1]] is symmetric but has eigenvalues 3 and -1: not a covariance."""
+    good = np.eye(2)
+    bad = np.array([[1.0, 2.0], [2.0, 1.0]])
+    for args, name in (((np.zeros(2), good, np.zeros(2), bad), "sigma2"), ((np.zeros(2), bad, np.zeros(2), good), "sigma1")):
+        for method in ("auto", "eigh"):
+            with pytest.raises(ValueError, match=rf"{name} is not positive semi-definite.*smallest eigenvalue -1\b"):
+                frechet_distance(*args, method=method)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        metrics.trace_sqrt_product(bad, bad)
+
+
+def test_float32_roundoff_in_a_covariance_is_tolerated():
+    """Covariances made in float32 (rank-deficient, n < d, uncentred sums) are slightly indefinite: accepted."""
+    rng = np.random.default_rng(0)
+    d, n = 256, 100
+    x = (rng.standard_normal((n, d)) * rng.uniform(0.01, 10, d) + 5).astype(np.float32)
+    y = (rng.standard_normal((n, d)) * rng.uniform(0.01, 10, d) + 5).astype(np.float32)
+
+    def cov32(a):
+        m = a.mean(0)
+        return ((a.T @ a - n * np.outer(m, m)) / np.float32(n - 1)).astype(np.float64)
+
+    sx, sy = cov32(x), cov32(y)
+    sx, sy = 0.5 * (sx + sx.T), 0.5 * (sy + sy.T)
+    assert np.linalg.eigvalsh(sx).min() < 0  # round-off made it indefinite
+    exact = frechet_distance(x.mean(0), np.cov(x.astype(np.float64), rowvar=False),
+                             y.mean(0), np.cov(y.astype(np.float64), rowvar=False))
+    approx = frechet_distance(x.mean(0), sx, y.mean(0), sy)
+    assert abs(approx - exact) < 1e-3 * exact
+
+
+def test_non_integer_counts_are_rejected():
+    """Case 11: kid(subset_size=2.7) used to truncate to 2 silently."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 3))
+    for kw in ({"subset_size": 2.7}, {"num_subsets": 2.5}, {"subset_size": "10"}, {"num_subsets": True}):
+        with pytest.raises((TypeError, ValueError), match=f"{next(iter(kw))} must be an integer"):
+            kid(x, y, **kw)
+    assert kid(x, y, subset_size=10.0, num_subsets=np.int64(3)) == kid(x, y, subset_size=10, num_subsets=3)
+    with pytest.raises((TypeError, ValueError), match="k must be an integer"):
+        precision_recall(x, y, k=2.5)
+
+
+def test_fid_nan_error_names_the_input():
+    """Case 11: the NaN error of fid_from_features names x or y, not an internal 'chunk'."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((50, 4)), rng.standard_normal((60, 4))
+    y[7, 2] = np.nan
+    with pytest.raises(ValueError, match=r"^y contains non-finite values.*row 7") as ei:
+        fid_from_features(x, y)
+    assert "chunk" not in str(ei.value)
+    x[3000 % 50, 0] = np.inf
+    with pytest.raises(ValueError, match=r"^x contains non-finite"):
+        fid_from_features(x, y)
