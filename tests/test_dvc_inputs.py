@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import copy_repo
+from conftest import REPO, copy_repo
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +73,9 @@ def _paper_params(ws: Path) -> None:
 @pytest.fixture(scope="module")
 def paper_clone(tmp_path_factory):
     ws = copy_repo(tmp_path_factory.mktemp("paper_clone"))
+    shutil.copy2(REPO / ".gitignore", ws / ".gitignore")  # data/ is DVC's (data.dvc), not git's
     _paper_params(ws)
-    for folder, seeds in (("real", range(4)), ("fake", range(10, 14)), ("gen", range(20, 24))):
+    for folder, seeds in (("real", range(10)), ("fake", range(10, 14)), ("gen", range(20, 24))):
         (ws / "data" / "paper" / folder).mkdir(parents=True)
         for s in seeds:
             _png(ws / "data" / "paper" / folder / f"{s:03d}.png", s)
@@ -88,34 +90,37 @@ def _manifest(ws: Path, name: str) -> dict:
 
 def test_adding_an_image_reruns_prepare(paper_clone):
     ws = paper_clone
-    assert _manifest(ws, "real")["count"] == 4
+    assert _manifest(ws, "real")["count"] == 10
     assert "prepare" not in _run(["dvc", "status", "prepare"], ws)
     _png(ws / "data" / "paper" / "real" / "100.png", 100)
     status = _run(["dvc", "status", "prepare"], ws)
     assert "prepare:" in status and "data/paper" in status, status
     out = _run(["dvc", "repro", "prepare"], ws)
     assert "Running stage 'prepare'" in out, out
-    assert _manifest(ws, "real")["count"] == 5
+    assert _manifest(ws, "real")["count"] == 11
 
 
-def test_replacing_an_image_of_a_zoo_folder_reruns_prepare_and_changes_its_output(paper_clone):
-    """A zoo role's folder (not in data.folders) is an input too: its content digest is in prepare's output."""
+def test_replacing_an_image_of_a_zoo_folder_reaches_the_zoo_stages(paper_clone):
+    """A zoo role's folder (not in data.folders) is an input too: its content digest is in prepare's
+    output, and zoo_splits passes it on, so zoo_train and zoo_eval (which read the folders) re-run."""
     ws = paper_clone
-    _run(["dvc", "repro", "prepare"], ws)
-    before = json.loads((ws / "artifacts/paper/datasets/inputs.json").read_text())["folders"]["gen"]
+    _run(["dvc", "repro", "zoo_splits"], ws)
+    digests = ws / "artifacts/paper/zoo/splits/inputs.json"
+    before = json.loads(digests.read_text())["folders"]["gen"]
     target = ws / "data" / "paper" / "gen" / "021.png"
     size = target.stat().st_size
     _png(target, 999)  # same size, other pixels
     assert target.stat().st_size == size
     assert "prepare:" in _run(["dvc", "status", "prepare"], ws)
-    _run(["dvc", "repro", "prepare"], ws)
-    after = json.loads((ws / "artifacts/paper/datasets/inputs.json").read_text())["folders"]["gen"]
+    out = _run(["dvc", "repro", "zoo_splits"], ws)
+    assert "Running stage 'prepare'" in out and "Running stage 'zoo_splits'" in out, out
+    after = json.loads(digests.read_text())["folders"]["gen"]
     assert after["count"] == before["count"] == 4 and after["sha256"] != before["sha256"]
-    # every stage that reads the folders directly sits downstream of prepare's output
     stages = yaml.safe_load((ws / "dvc.yaml").read_text())["stages"]
-    for name in ("features", "zoo_splits", "zoo_train", "zoo_eval", "finc_colored_inputs", "finc_novelty"):
-        s = stages[name].get("do", stages[name])
-        assert "artifacts/${profile}/datasets" in s["deps"], name
+    for name in ("features", "zoo_splits", "finc_colored_inputs", "finc_novelty"):
+        assert "artifacts/${profile}/datasets" in stages[name]["deps"], name
+    for name in ("zoo_train", "zoo_eval"):
+        assert "artifacts/${profile}/zoo/splits" in stages[name].get("do", stages[name])["deps"], name
 
 
 def test_builtin_profiles_run_without_data(clone):

@@ -30,12 +30,12 @@ def test_novelty_halves(smoke_cfg, effnet64):
 
 
 def test_bad_missing_class_is_named(smoke_cfg, repo):
+    """An unknown class fails when params.yaml is loaded, before any stage runs (issue 10)."""
     import yaml
 
-    from beyondfid.config import config_from_dict
+    from beyondfid.config import ConfigError, config_from_dict
 
     raw = yaml.safe_load((repo / "params.yaml").read_text())
     raw["profiles"]["smoke"]["finc_novelty"]["ref_missing"] = "cat,unicorn"
-    cfg = config_from_dict(raw, "smoke", smoke_cfg.root)
-    with pytest.raises(DataError, match="unicorn|ref_missing"):
-        novelty_sets(cfg)
+    with pytest.raises(ConfigError, match=r"profiles\.smoke\.finc_novelty\.ref_missing.*unicorn"):
+        config_from_dict(raw, "smoke", smoke_cfg.root)

@@ -1,9 +1,11 @@
 """Typed, validated configuration loaded from ``params.yaml``.
 
-``params.yaml`` has a top-level ``profile`` key (``smoke`` | ``mini`` | ``paper``) and one
-section per profile under ``profiles``. Everything is validated once, at load: an unknown
-key, a wrong type or an impossible value raises :class:`ConfigError` naming the key, before
-any work starts.
+``params.yaml`` has a top-level ``profile`` key (``smoke`` | ``mini`` | ``paper``), a
+``data_root`` key (the prepare stage's DVC dependency, see :data:`BUILTIN_DATA_ROOT`) and one
+section per profile under ``profiles``. Everything is validated once, at load, for every
+profile (a typo in ``profiles.paper`` fails while running smoke): an unknown key, a wrong type,
+an impossible value or an inconsistent pair of values raises :class:`ConfigError` with one
+line naming the key(s), before any work starts. The stage scripts print that line and exit 2.
 
 Only the profile name travels through DVC and papermill (as a string), so the usual traps
 (DVC rendering booleans as ``true``, lists that cannot be interpolated) never arise: notebooks
@@ -20,10 +22,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 PROFILES = ("smoke", "mini", "paper")
 MINI_DATASETS = ("animals", "digits", "photos")
+#: ``data_root`` of the builtin profiles: their images are built by this module from installed
+#: packages, and DVC needs an input path that every clone has (``data/`` is not in git).
+BUILTIN_DATA_ROOT = "src/beyondfid/data.py"
 
 
 class ConfigError(ValueError):
     """A parameter in params.yaml is missing, unknown, mistyped or impossible."""
+
+
+class FieldError(ValueError):
+    """A cross-field check failed; ``fields`` are the offending keys relative to the validated section."""
+
+    def __init__(self, fields: tuple[str, ...] | list[str], message: str) -> None:
+        super().__init__(message)
+        self.fields = tuple(fields)
 
 
 class _Strict(BaseModel):
@@ -58,13 +71,13 @@ class DataConfig(_Strict):
     @model_validator(mode="after")
     def _folders_need_names(self) -> "DataConfig":
         if self.source == "folders" and not self.folders.strip():
-            raise ValueError("data.folders must list the distribution folders when data.source is 'folders'")
+            raise FieldError(("folders",), "must list the distribution folders when data.source is 'folders'")
         return self
 
     @model_validator(mode="after")
     def _photo_size(self) -> "DataConfig":
         if self.source == "builtin" and self.image_size < 32:
-            raise ValueError(f"data.image_size must be >= 32 for the builtin photos, got {self.image_size}")
+            raise FieldError(("image_size",), f"must be >= 32 for the builtin photos, got {self.image_size}")
         return self
 
     @property
@@ -96,6 +109,16 @@ class FeaturesConfig(_Strict):
     @classmethod
     def _datasets_nonempty(cls, v: str) -> str:
         _csv(v)
+        return v
+
+    @field_validator("extractor")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from .extractors.base import core_extractors  # the core registry (imports torch, not the zoo)
+
+        names = core_extractors()
+        if v not in names:
+            raise ValueError(f"unknown extractor {v!r}; the features stage has {', '.join(names)}")
         return v
 
     @property
@@ -325,17 +348,19 @@ class GeneratorConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "GeneratorConfig":
         if self.n_snapshots and not self.snapshot_samples:
-            raise ValueError("n_snapshots > 0 needs snapshot_samples > 0")
+            raise FieldError(("n_snapshots", "snapshot_samples"), "n_snapshots > 0 needs snapshot_samples > 0")
         if self.n_snapshots > self.steps:
-            raise ValueError(f"n_snapshots={self.n_snapshots} exceeds steps={self.steps}")
+            raise FieldError(("n_snapshots", "steps"), f"n_snapshots={self.n_snapshots} exceeds steps={self.steps}")
         if self.family == "dit" and self.width % (2 * self.heads):
-            raise ValueError(f"DiT width {self.width} must be a multiple of 2*heads={2 * self.heads}")
+            raise FieldError(("width", "heads"), f"DiT width {self.width} must be a multiple of 2*heads={2 * self.heads}")
         if self.family == "unet_ddpm" and (self.width % 2 or self.depth > 3):
-            raise ValueError(f"UNet needs an even width and depth <= 3 on 16x16 folded images, got {self.width}/{self.depth}")
+            raise FieldError(("width", "depth"), f"UNet needs an even width and depth <= 3 on 16x16 folded images, "
+                                                 f"got {self.width}/{self.depth}")
         if self.family == "folder" and not self.folder:
-            raise ValueError("family 'folder' needs `folder` (the sample folder under data.root)")
+            raise FieldError(("folder",), "family 'folder' needs `folder` (the sample folder under data.root)")
         if self.train_subset and self.train_subset < self.batch_size:
-            raise ValueError(f"train_subset={self.train_subset} is smaller than batch_size={self.batch_size}")
+            raise FieldError(("train_subset", "batch_size"),
+                             f"train_subset={self.train_subset} is smaller than batch_size={self.batch_size}")
         return self
 
 
@@ -356,10 +381,11 @@ class ZooConfig(_Strict):
     def _known_models(self) -> "ZooConfig":
         unknown = sorted(set(self.models) - set(MODELS))
         if unknown:
-            raise ValueError(f"unknown zoo model(s) {unknown}; the zoo has {', '.join(MODELS)}")
+            raise FieldError([f"models.{m}" for m in unknown], f"unknown zoo model(s); the zoo has {', '.join(MODELS)}")
         for name, cfg in self.models.items():
             if cfg.family not in (FAMILY_OF[name], "folder"):
-                raise ValueError(f"models.{name}.family must be {FAMILY_OF[name]!r} (or 'folder'), got {cfg.family!r}")
+                raise FieldError((f"models.{name}.family",),
+                                 f"must be {FAMILY_OF[name]!r} (or 'folder'), got {cfg.family!r}")
         return self
 
 
@@ -380,33 +406,71 @@ class ProfileConfig(_Strict):
     @model_validator(mode="after")
     def _datasets_exist(self) -> "ProfileConfig":
         known = MINI_DATASETS if self.data.source == "builtin" else self.data.folder_names
-        novelty = (self.finc_novelty.test, self.finc_novelty.ref)
-        unknown = [d for d in self.features.dataset_names + self.finc_colored.dataset_names + novelty if d not in known]
-        if unknown:
-            raise ValueError(
-                f"datasets {unknown} (features.datasets / finc_colored.datasets / finc_novelty) are not provided "
-                f"by data.source={self.data.source!r} (available: {', '.join(known)})"
-            )
-        if self.zoo.real not in known:
-            raise ValueError(f"zoo.real={self.zoo.real!r} is not provided by data.source={self.data.source!r} "
-                             f"(available: {', '.join(known)})")
+        where = "data.source 'builtin'" if self.data.source == "builtin" else "data.folders"
+        uses = {"features.datasets": self.features.dataset_names, "finc_colored.datasets": self.finc_colored.dataset_names,
+                "finc_novelty.test": (self.finc_novelty.test,), "finc_novelty.ref": (self.finc_novelty.ref,),
+                "zoo.real": (self.zoo.real,)}
+        bad = {k: [d for d in v if d not in known] for k, v in uses.items()}
+        bad = {k: v for k, v in bad.items() if v}
+        if bad:
+            names = sorted({d for v in bad.values() for d in v})
+            raise FieldError(tuple(bad), f"dataset(s) {', '.join(names)} not provided by {where} "
+                                         f"(available: {', '.join(known)})")
         missing_models = [m for m in MODELS if m not in self.zoo.models]
         if missing_models:
-            raise ValueError(f"zoo.models lacks {missing_models}: every zoo role is a pipeline stage, so each needs "
-                             f"an entry (family 'folder' on the paper profile)")
+            raise FieldError(("zoo.models",), f"lacks {', '.join(missing_models)}: every zoo role is a pipeline stage, "
+                                              f"so each needs an entry (family 'folder' on the paper profile)")
+        novelty = (self.finc_novelty.test, self.finc_novelty.ref)
         uncached = [d for d in novelty if d not in self.features.dataset_names]
         if uncached:
-            raise ValueError(f"finc_novelty uses {uncached}, which must also be listed in features.datasets "
+            raise FieldError(("finc_novelty.test", "finc_novelty.ref", "features.datasets"),
+                             f"finc_novelty uses {', '.join(uncached)}, which must also be listed in features.datasets "
                              f"(the notebook reads their cached features)")
+        return self
+
+    @model_validator(mode="after")
+    def _novelty_classes_exist(self) -> "ProfileConfig":
+        from .data import BUILTIN_CLASSES
+
+        nov = self.finc_novelty
+        if nov.test != nov.ref:
+            if nov.missing_names:
+                raise FieldError(("finc_novelty.ref_missing",), "is used only when test == ref (one dataset split in "
+                                                                "two halves); set it to ''")
+            return self
+        if self.data.source != "builtin":
+            raise FieldError(("finc_novelty.test", "finc_novelty.ref"),
+                             "test == ref splits one dataset by class, which needs a labelled builtin dataset; "
+                             "image folders have no labels, so name two folders")
+        classes = BUILTIN_CLASSES[nov.test]
+        unknown = [c for c in nov.missing_names if c not in classes]
+        if unknown or not nov.missing_names:
+            raise FieldError(("finc_novelty.ref_missing",),
+                             f"must name classes of {nov.test!r} ({', '.join(classes)}); got {nov.ref_missing!r}"
+                             + (f", unknown: {', '.join(unknown)}" if unknown else ""))
+        if set(nov.missing_names) >= set(classes):
+            raise FieldError(("finc_novelty.ref_missing",), f"removes every class of {nov.test!r}: the reference "
+                                                            f"half would be empty")
         return self
 
     @model_validator(mode="after")
     def _scalability_features_cached(self) -> "ProfileConfig":
         name = self.finc_scalability.real_dataset
         if name not in self.features.dataset_names:
-            raise ValueError(f"finc_scalability.real_dataset={name!r} must be listed in features.datasets "
-                             f"({self.features.datasets}): the notebook reads its cached features")
+            raise FieldError(("finc_scalability.real_dataset", "features.datasets"),
+                             f"{name!r} must be listed in features.datasets ({self.features.datasets}): "
+                             f"the notebook reads its cached features")
         return self
+
+    def input_folders(self) -> tuple[str, ...]:
+        """Folder source: every folder under ``data.root`` a stage reads (data.folders, then the zoo's)."""
+        if self.data.source != "folders":
+            return ()
+        names = list(self.data.folder_names)
+        for m in self.zoo.models.values():
+            if m.family == "folder":
+                names += [f for f in (m.folder, m.candidates_folder) if f]
+        return tuple(dict.fromkeys(names))
 
 
 class Config(_Strict):
@@ -434,19 +498,31 @@ class Config(_Strict):
     def features_dir(self) -> Path:
         return self.artifacts / "features"
 
+    @property
+    def hash_cache_dir(self) -> Path:
+        """Per-file SHA-256 of image folders, by stat signature (not a DVC output: never committed)."""
+        return self.artifacts / "hash_cache"
 
-def _format_validation_error(err: ValidationError, prefix: str) -> str:
-    lines = []
+
+def _format_validation_error(err: ValidationError, prefix: str) -> list[str]:
+    """One ``key: problem`` string per error; cross-field errors name their fields, never dump a section."""
+    out = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
         key = f"{prefix}.{loc}" if loc else prefix
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
+        cause = (e.get("ctx") or {}).get("error")
+        msg = e["msg"].removeprefix("Value error, ")
+        if isinstance(cause, FieldError):
+            key = ", ".join(f"{key}.{f}" for f in cause.fields)
+            msg = str(cause)
+        elif e["type"] == "extra_forbidden":
             msg = "unknown key (typo? remove it or check the spelling against params.yaml)"
         elif e["type"] == "missing":
             msg = "required key is missing"
-        lines.append(f"  {key}: {msg} (got {e.get('input')!r})" if e["type"] != "missing" else f"  {key}: {msg}")
-    return "invalid parameters in params.yaml:\n" + "\n".join(lines)
+        value = e.get("input")
+        shown = e["type"] != "missing" and not isinstance(value, (dict, list)) and not isinstance(cause, FieldError)
+        out.append(f"{key}: {msg} (got {value!r})" if shown else f"{key}: {msg}")
+    return out
 
 
 def load_config(
@@ -503,17 +579,29 @@ def config_from_cli(description: str, argv: list[str] | None = None) -> Config:
     import argparse
 
     args = add_stage_arguments(argparse.ArgumentParser(description=description)).parse_args(argv)
-    return load_config(args.profile, args.params, args.root)
+    return load_config_or_exit(args.profile, args.params, args.root)
+
+
+def load_config_or_exit(profile: str | None, params_path: str | Path, root: str | Path) -> Config:
+    """:func:`load_config` for a command line: a :class:`ConfigError` prints its one line and exits 2."""
+    import sys
+
+    try:
+        return load_config(profile, params_path, root)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def config_from_dict(raw: dict, profile: str | None = None, root: str | Path = ".") -> Config:
     """Validate an already-parsed params mapping (see :func:`load_config`)."""
     if not isinstance(raw, dict):
         raise ConfigError("params.yaml must be a mapping with keys 'profile' and 'profiles'")
-    unknown_top = sorted(set(raw) - {"profile", "profiles"})
+    unknown_top = sorted(set(raw) - {"profile", "data_root", "profiles"})
     if unknown_top:
-        raise ConfigError(f"params.yaml: unknown top-level key(s) {unknown_top}; allowed: profile, profiles")
-    profile = profile if profile is not None else raw.get("profile")
+        raise ConfigError(f"params.yaml: unknown top-level key(s) {unknown_top}; allowed: profile, data_root, profiles")
+    active = raw.get("profile")
+    profile = profile if profile is not None else active
     if profile not in PROFILES:
         raise ConfigError(f"profile: {profile!r} is not one of {', '.join(PROFILES)}")
     profiles = raw.get("profiles")
@@ -522,8 +610,33 @@ def config_from_dict(raw: dict, profile: str | None = None, root: str | Path = "
     bad = sorted(set(profiles) - set(PROFILES))
     if bad:
         raise ConfigError(f"profiles: unknown profile section(s) {bad}; allowed: {', '.join(PROFILES)}")
-    try:
-        params = ProfileConfig.model_validate(profiles[profile])
-    except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, f"profiles.{profile}")) from None
-    return Config(profile=profile, params=params, root=Path(root))
+    validated, problems = {}, []
+    for name in (p for p in PROFILES if p in profiles):  # every profile, so that a typo anywhere fails now
+        try:
+            validated[name] = ProfileConfig.model_validate(profiles[name])
+        except ValidationError as err:
+            problems += _format_validation_error(err, f"profiles.{name}")
+    if problems:
+        raise ConfigError("invalid parameters in params.yaml: " + "; ".join(problems))
+    if active in validated:
+        _check_data_root(raw.get("data_root"), active, validated[active])
+    return Config(profile=profile, params=validated[profile], root=Path(root))
+
+
+def _check_data_root(data_root: Any, active: str, params: ProfileConfig) -> None:
+    """``data_root`` must be what the active profile reads: DVC tracks it as the prepare stage's input.
+
+    (DVC cannot interpolate ``profiles.${profile}.data.root``, so the path is a top-level key.)
+    """
+    import os
+
+    if params.data.source == "folders":
+        expected, why = params.data.root, f"reads its images from profiles.{active}.data.root = {params.data.root!r}"
+    else:
+        expected, why = BUILTIN_DATA_ROOT, "builds its datasets from installed packages (in that module)"
+    if not isinstance(data_root, str) or os.path.normpath(data_root) != os.path.normpath(expected):
+        raise ConfigError(
+            f"data_root: is {data_root!r}, but the active profile {active!r} {why}, which DVC must track as the "
+            f"prepare stage's input; set data_root: {expected} in params.yaml "
+            f"(or `dvc exp run -S profile={active} -S data_root={expected}`)"
+        )

@@ -6,8 +6,12 @@ Mini-profile datasets are built offline from files that ship inside PyPI package
 * ``digits``  -- scikit-learn's 1,797 8x8 handwritten digits (16 grey levels, rescaled to 0..255);
 * ``photos``  -- the sample photographs shipped inside scikit-image and scikit-learn.
 
-Paper-profile data are folders of PNG/JPEG images, one folder per distribution, read by
-:class:`ImageFolder`.
+Paper-profile data are folders of images, one folder per distribution, read by
+:class:`ImageFolder` through :func:`decode_image`: every format Pillow decodes (extensions
+matched case-insensitively), EXIF orientation applied, 16-bit gray scaled to 8 bit, alpha
+composited onto :data:`ALPHA_BACKGROUND`, images above Pillow's decompression-bomb limit
+rejected by name. Folder contents are identified by a SHA-256 per file
+(:meth:`ImageFolder.content_digests`), cached by each file's stat signature.
 
 Everything that hands images to a network implements the small :class:`BatchSource`
 protocol (``name``, ``len``, ``get(start, stop)``), so extraction does not care whether the
@@ -17,8 +21,13 @@ images live in memory or on disk.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
+import inspect
+import json
+import os
 import pickle
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +37,13 @@ import numpy as np
 
 from .io import load_npz, save_json, save_npz, sha256_array, sha256_file
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".PNG", ".JPG", ".JPEG")
+#: Folder images with transparency are composited onto this RGB background (black: a fully
+#: transparent pixel contributes nothing, a half-transparent one half its colour).
+ALPHA_BACKGROUND = (0, 0, 0)
+
+#: A cached file hash is trusted only if the file's last change is older than this when it is
+#: hashed (a file rewritten within one coarse file-system clock tick keeps its stat signature).
+RACY_SECONDS = 2.0
 
 # Label order of AnimalShape: the package documents its classes as
 # "Bear, Bird, Cat, Cow, Dog, Elephant, Giraffe, Horse, Sheep, Zebra" (alphabetical), and
@@ -42,6 +57,11 @@ SKIMAGE_PHOTOS = (
     "clock", "horse", "logo", "colorwheel",
 )
 SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+PHOTO_NAMES = tuple(f"skimage:{n}" for n in SKIMAGE_PHOTOS) + tuple(f"sklearn:{n.removesuffix('.jpg')}"
+                                                                    for n in SKLEARN_PHOTOS)
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+#: Class names of the builtin datasets (label i is the i-th name), known before they are built.
+BUILTIN_CLASSES = {"animals": ANIMAL_CLASSES, "digits": DIGIT_CLASSES, "photos": PHOTO_NAMES}
 
 
 class DataError(ValueError):
@@ -49,7 +69,11 @@ class DataError(ValueError):
 
 
 class CorruptImageError(DataError):
-    """An image file could not be decoded."""
+    """An image file could not be decoded (or holds pixels beyondfid cannot map to 8-bit RGB)."""
+
+
+class ImageTooLargeError(CorruptImageError):
+    """An image has more pixels than Pillow's decompression-bomb limit."""
 
 
 class BatchSource(Protocol):
@@ -203,7 +227,7 @@ def build_digits() -> tuple[ImageSet, dict]:
     d = load_digits()
     # 16 grey levels (0..16) rescaled to 0..255.
     images = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
-    ds = ImageSet("digits", images, d.target.astype(np.int64), tuple(str(i) for i in range(10)))
+    ds = ImageSet("digits", images, d.target.astype(np.int64), DIGIT_CLASSES)
     import sklearn
 
     manifest = {
@@ -237,14 +261,9 @@ def build_photos(size: int = 256) -> tuple[ImageSet, dict]:
     from skimage import data as skdata
     from sklearn.datasets import load_sample_image
 
-    images, names = [], []
-    for name in SKIMAGE_PHOTOS:
-        images.append(center_crop_resize(np.asarray(getattr(skdata, name)()), size))
-        names.append(f"skimage:{name}")
-    for name in SKLEARN_PHOTOS:
-        images.append(center_crop_resize(load_sample_image(name), size))
-        names.append(f"sklearn:{name.removesuffix('.jpg')}")
-    ds = ImageSet("photos", np.stack(images), np.arange(len(images)), tuple(names))
+    images = [center_crop_resize(np.asarray(getattr(skdata, name)()), size) for name in SKIMAGE_PHOTOS]
+    images += [center_crop_resize(load_sample_image(name), size) for name in SKLEARN_PHOTOS]
+    ds = ImageSet("photos", np.stack(images), np.arange(len(images)), PHOTO_NAMES)
     manifest = {
         "source_package": f"scikit-image=={skimage.__version__}, scikit-learn=={sklearn.__version__}",
         "license": "scikit-image and scikit-learn sample images; public domain / CC0 / CC BY per their docs",
@@ -302,30 +321,113 @@ def load_imageset(directory: str | Path, name: str, verify: bool = False) -> Ima
 # Image folders (paper profile)
 # --------------------------------------------------------------------------------------
 
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def image_extensions() -> frozenset[str]:
+    """Lower-case file extensions of every format Pillow can open (``.png``, ``.jpg``, ``.webp``, ...)."""
+    from PIL import Image
+
+    Image.init()
+    return frozenset(ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+
+
+def _to_rgb8(im, background: tuple[int, int, int]) -> np.ndarray:
+    """A decoded Pillow image -> uint8 H x W x 3 (16-bit gray scaled, alpha composited)."""
+    from PIL import Image
+
+    if im.mode in _SIXTEEN_BIT:  # 16-bit gray (mode "I" is how some Pillow versions open it)
+        a = np.asarray(im)
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi > 65535:
+            raise CorruptImageError(f"32-bit integer pixels in [{lo}, {hi}] have no 8-bit mapping; "
+                                    f"save the image as 8- or 16-bit")
+        g = ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)  # round(v * 255 / 65535)
+        return np.repeat(g[..., None], 3, axis=2)
+    if im.mode == "F":
+        raise CorruptImageError("floating-point pixels have no standard 8-bit mapping; save the image as 8- or 16-bit")
+    if im.mode in ("RGBA", "LA", "La", "RGBa", "PA") or "transparency" in im.info:
+        bg = Image.new("RGBA", im.size, tuple(background) + (255,))
+        return np.asarray(Image.alpha_composite(bg, im.convert("RGBA")).convert("RGB"))
+    return np.asarray(im.convert("RGB"))
+
+
+def decode_image(path: str | Path, size: int | None = None,
+                 background: tuple[int, int, int] = ALPHA_BACKGROUND) -> np.ndarray:
+    """Decode one image file to uint8 3 x H x W (3 x SIZE x SIZE if ``size``): the folders' pixel path.
+
+    EXIF orientation is applied; 16-bit gray maps ``v -> round(v * 255 / 65535)``; images with
+    transparency are composited onto ``background``; ``size`` centre-crops and resizes
+    (:func:`center_crop_resize`). Raises :class:`CorruptImageError` naming the file if it
+    cannot be decoded, and :class:`ImageTooLargeError` above Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``, 89,478,485 pixels by default).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    hint = "delete or replace the file, or set data.skip_corrupt: true in params.yaml to skip unreadable files"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                arr = _to_rgb8(ImageOps.exif_transpose(im), background)
+    except CorruptImageError as err:
+        raise CorruptImageError(f"cannot use image {path}: {err}; {hint}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageTooLargeError(
+            f"image {path} is too large to decode safely ({err}); it has more pixels than Pillow's limit "
+            f"of {Image.MAX_IMAGE_PIXELS:,} (a decompression bomb, or far larger than any network input): "
+            f"downscale it, or {hint}"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as err:
+        raise CorruptImageError(f"cannot decode image {path} ({type(err).__name__}: {err}); {hint}") from None
+    if size is not None:
+        return center_crop_resize(arr, size)
+    return arr.transpose(2, 0, 1)
+
 
 class ImageFolder:
-    """A folder of PNG/JPEG images read lazily, in sorted file-name order.
+    """A folder of images read lazily, in sorted file-name order, through :func:`decode_image`.
 
-    Images are decoded to RGB; if ``size`` is given they are centre-cropped and resized to
-    ``size x size``, otherwise all images must share one size. An unreadable file raises
-    :class:`CorruptImageError` naming it, unless ``skip_corrupt=True``, in which case it is
-    skipped and counted in ``skipped`` (the list of file names in ``skipped_files``).
+    Every file with an extension Pillow can open (any case: ``.png``, ``.Jpg``, ``.webp``,
+    ``.tif``, ...) is an image; hidden files, sub-folders and other files are listed in
+    ``ignored_files`` and reported in one warning. Images are decoded to RGB; if ``size`` is
+    given they are centre-cropped and resized to ``size x size``, otherwise all images must
+    share one size. An unreadable file raises :class:`CorruptImageError` naming it, unless
+    ``skip_corrupt=True``, in which case it is skipped and counted in ``skipped`` (the list of
+    file names in ``skipped_files``). ``hash_cache`` is a folder where
+    :meth:`content_digests` keeps each file's SHA-256 by its stat signature.
     """
 
     def __init__(self, root: str | Path, size: int | None = None, skip_corrupt: bool = False,
-                 name: str | None = None) -> None:
+                 name: str | None = None, hash_cache: str | Path | None = None,
+                 background: tuple[int, int, int] = ALPHA_BACKGROUND) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(
                 f"image folder {self.root} does not exist; put one folder of PNG/JPEG files per distribution "
                 f"under the data root (see README, 'Paper profile'), or `dvc pull data.dvc`"
             )
-        self.files = sorted(p for p in self.root.iterdir() if p.suffix in IMAGE_EXTENSIONS)
+        exts = image_extensions()
+        self.files: list[Path] = []
+        self.ignored_files: list[str] = []
+        for p in sorted(self.root.iterdir()):
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in exts:
+                self.files.append(p)
+            else:
+                self.ignored_files.append(p.name + ("/" if p.is_dir() else ""))
+        if self.ignored_files:
+            shown = ", ".join(self.ignored_files[:10]) + (", ..." if len(self.ignored_files) > 10 else "")
+            warnings.warn(f"{self.root}: {len(self.ignored_files)} entries are not images Pillow can read (hidden "
+                          f"files, sub-folders, other extensions) and are ignored: {shown}", stacklevel=2)
         if not self.files:
-            raise DataError(f"image folder {self.root} contains no .png/.jpg/.jpeg files")
+            raise DataError(f"image folder {self.root} contains no image files (accepted, in any case: "
+                            f"{', '.join(sorted(exts))})")
         self.name = name or self.root.name
         self.size = size
+        self.background = tuple(background)
         self.skip_corrupt = skip_corrupt
+        self.hash_cache = Path(hash_cache) if hash_cache is not None else None
         self.skipped_files: list[str] = []
         if skip_corrupt:
             # Validate up front so that len() and indices are stable.
@@ -338,7 +440,8 @@ class ImageFolder:
                     self.skipped_files.append(p.name)
             self.files = good
             if self.skipped_files:
-                warnings.warn(f"{self.root}: skipped {len(self.skipped_files)} unreadable image(s)", stacklevel=2)
+                warnings.warn(f"{self.root}: skipped {len(self.skipped_files)} unreadable image(s): "
+                              f"{', '.join(self.skipped_files[:10])}", stacklevel=2)
             if not self.files:
                 raise DataError(f"image folder {self.root}: every file was unreadable")
 
@@ -350,20 +453,7 @@ class ImageFolder:
         return len(self.files)
 
     def _decode(self, path: Path) -> np.ndarray:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as im:
-                im.load()
-                arr = np.asarray(im.convert("RGB"))
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-            raise CorruptImageError(
-                f"cannot decode image {path} ({type(err).__name__}: {err}); delete or replace the file, "
-                f"or set data.skip_corrupt: true in params.yaml to skip unreadable files"
-            ) from None
-        if self.size is not None:
-            return center_crop_resize(arr, self.size)
-        return arr.transpose(2, 0, 1)
+        return decode_image(path, self.size, self.background)
 
     def get(self, start: int, stop: int) -> np.ndarray:
         arrays = [self._decode(p) for p in self.files[start:stop]]
@@ -379,3 +469,51 @@ class ImageFolder:
         """Decode the whole folder into memory (label 0 for all images)."""
         images = self.get(0, len(self))
         return ImageSet(self.name, images, np.zeros(len(images), np.int64), (self.name,))
+
+    def content_digests(self, progress: bool = False) -> list[str]:
+        """SHA-256 of every file's bytes, in ``files`` order.
+
+        With ``hash_cache``, a file is re-read only when its stat signature (size, mtime,
+        ctime, inode) differs from the cached one; any write to a file changes its ctime.
+        Entries whose last change is younger than :data:`RACY_SECONDS` are not cached.
+        """
+        cache_path = None
+        cached: dict[str, list] = {}
+        if self.hash_cache is not None:
+            key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
+            cache_path = self.hash_cache / f"{self.root.name}-{key}.json"
+            try:
+                cached = json.loads(cache_path.read_text())["entries"]
+            except (OSError, ValueError, KeyError, TypeError):
+                cached = {}
+        digests, entries, fresh = [], {}, 0
+        now = time.time_ns()
+        files = self.files
+        if progress:
+            from tqdm.auto import tqdm
+
+            files = tqdm(files, desc=f"hash {self.name}", unit="file")
+        for p in files:
+            st = os.stat(p)
+            sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+            hit = cached.get(p.name)
+            if hit is not None and list(hit[:4]) == sig:
+                digest = hit[4]
+            else:
+                digest = sha256_file(p)
+                fresh += 1
+            digests.append(digest)
+            if now - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_SECONDS * 1e9:
+                entries[p.name] = sig + [digest]
+        if cache_path is not None and (fresh or entries.keys() != cached.keys()):
+            save_json(cache_path, {"root": str(self.root.resolve()), "entries": entries})
+        return digests
+
+    def fingerprint(self, progress: bool = False) -> str:
+        """Identifies the pixels this folder yields: every file's name and content, and the decoding."""
+        h = hashlib.sha256()
+        decoding = "".join(inspect.getsource(f) for f in (decode_image, _to_rgb8, center_crop_resize))
+        h.update(f"{decoding}|size={self.size}|background={self.background}|".encode())
+        for p, digest in zip(self.files, self.content_digests(progress)):
+            h.update(f"{p.name}:{digest};".encode())
+        return h.hexdigest()

@@ -3,8 +3,14 @@
 The cache key names the dataset, split, extractor, input resolution and image count, e.g.
 ``animals-all-effnet_lite0-128px-n10000``. Extraction runs shard by shard (``shard_size``
 images); every finished shard is written atomically to ``<key>.parts/``, so a killed run
-restarts at the first missing shard. When all shards exist they are concatenated into
-``<key>.npz`` (atomic rename) and the parts are removed.
+restarts at the first missing shard. On resume every existing shard is verified (readable,
+the extractor's outputs with the right shapes, finite); a bad one is discarded with a warning
+and recomputed. When all shards exist they are concatenated into ``<key>.npz`` (atomic
+rename) and the parts are removed. An unreadable cached ``<key>.npz`` is recomputed the same way.
+
+A cache entry is tied to a fingerprint of the code and of the images (see
+:func:`source_fingerprint`: the pixels of an in-memory set, or the SHA-256 of every file of an
+image folder), so replacing an image -- even by one of the same size and name -- recomputes.
 
 Forward passes always use fixed micro-batches of :data:`MICRO_BATCH` images, padding the
 last one, so features are bitwise identical whatever ``batch_size`` the caller chooses
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import BatchSource, DataError, ImageFolder, load_imageset
-from .io import load_npz, save_json, save_npz, sha256_array
+from .io import CorruptFileError, load_npz, remove_stale_temps, save_json, save_npz, sha256_array
 
 MICRO_BATCH = 32
 
@@ -71,6 +78,23 @@ def check_finite(name: str, arrays: dict[str, np.ndarray], offset: int = 0) -> N
             )
 
 
+def _check_shard(path: Path, rows: int, outputs: dict[str, int]) -> dict[str, np.ndarray]:
+    """Load a finished shard and check it holds ``rows`` finite rows of every output, else raise."""
+    arrays = load_npz(path)
+    expected = {k: (rows, int(dim)) for k, dim in outputs.items()}
+    got = {k: tuple(v.shape) for k, v in arrays.items()}
+    if got != expected:
+        raise CorruptFileError(f"{path} holds {got}, expected {expected}")
+    if not all(np.isfinite(v).all() for v in arrays.values()):
+        raise CorruptFileError(f"{path} holds non-finite values")
+    return arrays
+
+
+def _discard(path: Path, err: Exception) -> None:
+    warnings.warn(f"discarding {path} ({err}); recomputing it", UserWarning, stacklevel=3)
+    path.unlink(missing_ok=True)
+
+
 def extract_features(
     source: BatchSource,
     extractor,
@@ -98,8 +122,12 @@ def extract_features(
         except (OSError, ValueError):
             cached = None
         if cached == {"key": key, "n": n, "fingerprint": fingerprint}:
-            return load_npz(final)
-        final.unlink()  # made by other code or settings: recompute
+            try:
+                return _check_shard(final, n, extractor.outputs)
+            except CorruptFileError as err:
+                _discard(final, err)
+        else:
+            final.unlink()  # made by other code or settings: recompute
     parts_dir = cache_dir / f"{key}.parts"
     meta = {"key": key, "n": n, "shard_size": shard_size, "extractor": extractor.name,
             "resolution": extractor.resolution, "outputs": dict(extractor.outputs), "fingerprint": fingerprint}
@@ -117,18 +145,24 @@ def extract_features(
     n_shards = (n + shard_size - 1) // shard_size
     done = sum((parts_dir / f"part_{i:05d}.npz").is_file() for i in range(n_shards))
     bar = tqdm(total=n, desc=f"features {key}", unit="img", disable=not progress, initial=min(done * shard_size, n))
+    shards = []
     for i in range(n_shards):
         part = parts_dir / f"part_{i:05d}.npz"
-        if part.is_file():
-            continue
         lo, hi = i * shard_size, min((i + 1) * shard_size, n)
+        if part.is_file():
+            try:
+                shards.append(_check_shard(part, hi - lo, extractor.outputs))
+                continue
+            except CorruptFileError as err:  # e.g. zeroed or truncated by a crash: recompute this shard
+                _discard(part, err)
+                bar.update(-(hi - lo))
         out = _forward(extractor, source.get(lo, hi))
         check_finite(f"{key} images {lo}..{hi - 1}", out, offset=lo)
         save_npz(part, **out)
+        shards.append(out)
         bar.update(hi - lo)
     bar.close()
 
-    shards = [load_npz(parts_dir / f"part_{i:05d}.npz") for i in range(n_shards)]
     result = {k: np.concatenate([s[k] for s in shards]) for k in shards[0]}
     save_npz(final, **result)
     save_json(final_meta, {"key": key, "n": n, "fingerprint": fingerprint})
@@ -150,14 +184,10 @@ def code_fingerprint() -> str:
 
 
 def source_fingerprint(source: BatchSource) -> str:
-    """Identifies the images: SHA-256 of an in-memory set's pixels, or of a folder's file names and sizes."""
-    import hashlib
-
+    """Identifies the images: SHA-256 of an in-memory set's pixels, or of an image folder's file names,
+    file contents (a SHA-256 per file) and decoding settings (:meth:`ImageFolder.fingerprint`)."""
     if isinstance(source, ImageFolder):
-        h = hashlib.sha256()
-        for p in source.files:
-            h.update(f"{p.name}:{p.stat().st_size};".encode())
-        return h.hexdigest()[:16]
+        return source.fingerprint()[:16]
     return sha256_array(source.get(0, len(source)))[:16]
 
 
@@ -178,7 +208,8 @@ def open_source(cfg, name: str) -> BatchSource:
         return load_imageset(cfg.datasets_dir, name)
     if name not in d.folder_names:
         raise DataError(f"{name!r} is not among data.folders ({d.folders})")
-    return ImageFolder(Path(d.root) / name, size=d.image_size or None, skip_corrupt=d.skip_corrupt)
+    return ImageFolder(Path(d.root) / name, size=d.image_size or None, skip_corrupt=d.skip_corrupt,
+                       hash_cache=cfg.hash_cache_dir)
 
 
 def dataset_key(cfg, name: str, split: str = "all", extractor: str | None = None) -> str:
@@ -193,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     from .extractors import get_extractor
 
     cfg = config_from_cli(__doc__.split("\n\n")[0], argv)
+    remove_stale_temps(cfg.features_dir)  # temp files of a killed run must not end up in DVC's output
     f = cfg.params.features
     torch.manual_seed(cfg.params.seed)
     extractor = get_extractor(f.extractor, resolution=f.resolution, device=f.device, weights=cfg.params.weights)

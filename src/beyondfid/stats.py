@@ -88,6 +88,21 @@ def _check_finite(x: np.ndarray, name: str, row_offset: int = 0) -> None:
         )
 
 
+def as_count(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as a Python int ≥ ``minimum``: integers and integral floats (``3.0``) pass; ``2.7``,
+    ``"3"`` and ``True`` are rejected instead of being truncated or coerced."""
+    import numbers
+
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if not float(value).is_integer():
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    n = int(value)
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    return n
+
+
 def as_features(x: Any, name: str = "features", *, min_rows: int = 0, check_finite: bool = True) -> np.ndarray:
     """Validate an ``(n, d)`` feature matrix (NumPy array, torch tensor or nested list).
 
@@ -150,18 +165,21 @@ class StreamingStats:
         self._sum = np.zeros(d, dtype=np.float64)
         self._gram = np.zeros((d, d), dtype=np.float64)
 
-    def update(self, chunk: Any) -> "StreamingStats":
-        """Add a chunk of features of shape ``(m, d)`` (any m ≥ 0, any float dtype); returns self."""
-        x = as_features(chunk, "chunk", check_finite=False)
+    def update(self, chunk: Any, name: str = "chunk") -> "StreamingStats":
+        """Add a chunk of features of shape ``(m, d)`` (any m ≥ 0, any float dtype); returns self.
+
+        ``name`` is what error messages call the chunk (e.g. ``"x"`` for a caller's argument).
+        """
+        x = as_features(chunk, name, check_finite=False)
         if self._dim is not None and x.shape[1] != self._dim:
-            raise ValueError(f"chunk has d={x.shape[1]} features but this accumulator has d={self._dim}")
+            raise ValueError(f"{name} has d={x.shape[1]} features but this accumulator has d={self._dim}")
         if x.shape[0] == 0:
             return self
         n, d = x.shape
         shift = self._shift
         if shift is None:
             head = np.asarray(x[:1024], dtype=np.float64)
-            _check_finite(head, "chunk")
+            _check_finite(head, name)
             shift = head.mean(axis=0)
         # Accumulate the chunk locally and commit at the end, so a chunk that fails validation
         # leaves the accumulator unchanged.
@@ -176,9 +194,9 @@ class StreamingStats:
             # NaN/inf anywhere in the block propagate into its column sums: a cheap check first,
             # the element-wise search only to name the culprit.
             if not np.isfinite(colsum).all():
-                _check_finite(np.asarray(xb), "chunk", row_offset=start)
+                _check_finite(np.asarray(xb), name, row_offset=start)
                 rows = f"{start}..{start + xb.shape[0] - 1}"
-                raise ValueError(f"chunk rows {rows}: feature values too large, their sum overflows float64")
+                raise ValueError(f"{name} rows {rows}: feature values too large, their sum overflows float64")
             total += colsum
             # ``b.T @ b`` on one buffer is dispatched by NumPy to BLAS syrk (half the flops of gemm)
             # and comes back exactly symmetric.
@@ -256,7 +274,7 @@ def compute_stats(x: Any, name: str = "features", *, warn_singular: bool = True)
     a = as_features(x, name, min_rows=2, check_finite=False)  # finiteness is checked per block
     if warn_singular:
         warn_if_singular(a.shape[0], a.shape[1], name, stacklevel=3)
-    acc = StreamingStats(a.shape[1]).update(a)
+    acc = StreamingStats(a.shape[1]).update(a, name)
     return acc.mean, acc.cov
 
 

@@ -100,3 +100,13 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ExtractorError("device 'cuda' requested but no CUDA GPU is visible; set features.device: cpu")
     return torch.device(device)
+
+
+def core_extractors() -> list[str]:
+    """Names registered by the core's own modules (``beyondfid.extractors.*``): the values
+    ``features.extractor`` may take. Extractors registered by subpackages (the zoo's SSL
+    encoders) are left out whether or not they have been imported."""
+    from importlib import import_module
+
+    import_module(__package__)  # registers the core extractors
+    return sorted(n for n, f in _REGISTRY.items() if f.__module__.startswith(f"{__package__}."))

@@ -98,6 +98,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from ..stats import as_count
+
 __all__ = [
     "FincResult",
     "RffCovariance",
@@ -206,10 +208,9 @@ def draw_frequencies(d: int, rff_dim: int, sigma: float, seed: int = 0) -> np.nd
     The draw is made on the CPU, so it is identical on every device and in every process.
     """
     _check_sigma(sigma)
-    if int(rff_dim) < 1:
-        raise ValueError(f"rff_dim (r) must be ≥ 1, got {rff_dim}")
+    rff_dim = as_count(rff_dim, "rff_dim", 1)
     g = torch.Generator(device="cpu").manual_seed(int(seed))
-    w = torch.randn(int(d), int(rff_dim), generator=g, dtype=torch.float32) / float(sigma)
+    w = torch.randn(int(d), rff_dim, generator=g, dtype=torch.float32) / float(sigma)
     return w.numpy()
 
 
@@ -421,15 +422,9 @@ class BandwidthEstimate:
         return float(self.sigma)
 
 
-def median_bandwidth(
-    x: Any, y: Any = None, *, max_samples: int = 2000, seed: int = 0, verbose: bool = False
-) -> BandwidthEstimate:
-    """Median heuristic: σ = median of ‖a − b‖ over distinct pairs of a random subsample.
-
-    The subsample (at most ``max_samples`` rows, drawn without replacement with ``seed``) is
-    taken from the pooled rows of ``x`` and ``y`` (if given).  Distances are computed in
-    float64.  Returns a :class:`BandwidthEstimate` recording the value and how it was obtained.
-    """
+def _pooled_pair_distances(x: Any, y: Any, max_samples: int, seed: int) -> tuple[torch.Tensor, int]:
+    """Distances ‖a − b‖ (float64) over distinct pairs of a seeded subsample of the pooled rows of x and y,
+    and the subsample's size."""
     n, d = _shape2d(x, "x")
     parts = [(x, n)]
     if y is not None:
@@ -441,7 +436,7 @@ def median_bandwidth(
     rng = np.random.default_rng(seed)
     take = min(int(max_samples), total)
     if take < 2:
-        raise ValueError("the median heuristic needs at least 2 samples")
+        return torch.zeros(0, dtype=torch.float64), take
     pick = np.sort(rng.choice(total, size=take, replace=False))
     rows = []
     offset = 0
@@ -456,7 +451,46 @@ def median_bandwidth(
         raise ValueError("features contain NaN or infinite values")
     dist = torch.cdist(z, z, compute_mode="donot_use_mm_for_euclid_dist")
     iu = torch.triu_indices(take, take, offset=1)
-    vals = dist[iu[0], iu[1]]
+    return dist[iu[0], iu[1]], take
+
+
+#: finc() warns when σ is below 1/SIGMA_RANGE_FACTOR of the smallest or above SIGMA_RANGE_FACTOR
+#: times the largest pairwise distance of a sample of the data: there every kernel value between
+#: distinct samples is < e^-50 (each sample its own mode) or > e^-0.005 (one flat blob).
+SIGMA_RANGE_FACTOR = 10.0
+
+
+def _warn_if_sigma_off_scale(sigma: float, test: Any, ref: Any, seed: int) -> None:
+    try:
+        vals, take = _pooled_pair_distances(test, ref, 256, seed)
+    except ValueError:  # non-finite rows with check_finite=False: the caller vouched for the data
+        return
+    vals = vals[vals > 0]
+    if not vals.numel():
+        return
+    lo, hi = float(vals.min()), float(vals.max())
+    if sigma < lo / SIGMA_RANGE_FACTOR or sigma > hi * SIGMA_RANGE_FACTOR:
+        warnings.warn(
+            f"sigma={sigma:g} is far outside the pairwise distances of the data ({lo:.3g} .. {hi:.3g} on a "
+            f"sample of {take} rows): the Gaussian kernel "
+            f"is then {'~0 between any two samples, so every sample is its own mode' if sigma < lo else 'nearly constant, so there are no clusters'}; "
+            "use sigma='median' or a value inside that range",
+            RuntimeWarning, stacklevel=3,
+        )
+
+
+def median_bandwidth(
+    x: Any, y: Any = None, *, max_samples: int = 2000, seed: int = 0, verbose: bool = False
+) -> BandwidthEstimate:
+    """Median heuristic: σ = median of ‖a − b‖ over distinct pairs of a random subsample.
+
+    The subsample (at most ``max_samples`` rows, drawn without replacement with ``seed``) is
+    taken from the pooled rows of ``x`` and ``y`` (if given).  Distances are computed in
+    float64.  Returns a :class:`BandwidthEstimate` recording the value and how it was obtained.
+    """
+    vals, take = _pooled_pair_distances(x, y, max_samples, seed)
+    if take < 2:
+        raise ValueError("the median heuristic needs at least 2 samples")
     sigma = float(np.median(vals.numpy()))  # average of the two middle values for an even count
     if not sigma > 0:
         raise ValueError("median pairwise distance is 0 (duplicated samples?); give sigma explicitly")
@@ -793,14 +827,12 @@ def finc(
         raise TypeError(f"eta must be a number ≥ 0, got {eta!r}")
     if not (math.isfinite(float(eta)) and float(eta) >= 0):
         raise ValueError(f"eta (novelty threshold) must be a finite number ≥ 0, got {eta}")
-    if int(top_k) < 1:
-        raise ValueError(f"top_k must be ≥ 1, got {top_k}")
-    if int(top_samples) < 1:
-        raise ValueError(f"top_samples must be ≥ 1, got {top_samples}")
-    if W is None and int(rff_dim) < 1:
-        raise ValueError(f"rff_dim (r) must be ≥ 1, got {rff_dim}")
-    if chunk_size is not None and int(chunk_size) < 1:
-        raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
+    top_k = as_count(top_k, "top_k", 1)
+    top_samples = as_count(top_samples, "top_samples", 1)
+    if W is None or rff_dim is not None:
+        rff_dim = as_count(rff_dim, "rff_dim", 1)
+    if chunk_size is not None:
+        chunk_size = as_count(chunk_size, "chunk_size", 1)
     if distributed:
         import torch.distributed as dist
 
@@ -840,6 +872,8 @@ def finc(
     if check_finite:
         _check_finite(test, "test", chunk)
         _check_finite(ref, "ref", chunk)
+    if W is None and not distributed:
+        _warn_if_sigma_off_scale(sigma, test, ref, seed)
     t_checked = time.perf_counter()
 
     with torch.no_grad(), _thread_policy(dev, threads) as policy:
@@ -850,6 +884,12 @@ def finc(
         )
         cdt = cov_x.compute_dtype
         t_cov = time.perf_counter()
+        if min(cov_x.count, cov_y.count) < 2:
+            warnings.warn(
+                f"FINC on {cov_x.count} test sample(s) and {cov_y.count} reference sample(s): a mode is a cluster "
+                f"of samples, and a set with fewer than 2 cannot show one; the modes returned are single points",
+                RuntimeWarning, stacklevel=2,
+            )
 
         # Λ = C_X − η C_Y assembled in place (one 2r × 2r float64 buffer), then the
         # accumulators are released before the eigensolver runs

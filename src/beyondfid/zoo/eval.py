@@ -133,7 +133,7 @@ def _array_set(name: str, images: np.ndarray) -> ImageSet:
 
 def _folder_kwargs(cfg: Config) -> dict[str, Any]:
     d = cfg.params.data
-    return {"size": d.image_size or None, "skip_corrupt": d.skip_corrupt}
+    return {"size": d.image_size or None, "skip_corrupt": d.skip_corrupt, "hash_cache": cfg.hash_cache_dir}
 
 
 def load_split(cfg: Config, split: str, size: int | None = None) -> BatchSource:

@@ -423,6 +423,9 @@ def write_splits(cfg: Config) -> dict[str, int]:
     for k, v in splits.items():
         save_json(out / f"{k}.json", {"source": zcfg.real, "folder": str(Path(cfg.params.data.root) / zcfg.real),
                                       "split_seed": zcfg.split_seed, "index": v.index.tolist()})
+    # The content digests of every input folder (prepare's inputs.json): zoo_train and zoo_eval read
+    # the folders themselves and depend on this stage's output, so a changed image re-runs them.
+    save_json(out / "inputs.json", json.loads((cfg.datasets_dir / "inputs.json").read_text()))
     return {k: len(v) for k, v in splits.items()}
 
 
