@@ -109,7 +109,7 @@ def test_config_validation_names_the_problem() -> None:
         GeneratorConfig(family="dit", steps=5, n_samples=1, width=20, heads=4)
     with pytest.raises(ValueError, match="unknown zoo model"):
         ZooConfig(models={"stylegan": _cfg("gan")}, ssl_contrastive=None, ssl_masked=None, classifier=None)
-    with pytest.raises(ValueError, match="family must be 'dcgan'"):
+    with pytest.raises(ValueError, match=r"models\.gan\.family: must be 'dcgan'"):
         ZooConfig(models={"gan": _cfg("vae")}, ssl_contrastive=None, ssl_masked=None, classifier=None)
     assert zoo.snapshot_steps(_cfg("gan", steps=10, n_snapshots=3)) == [3, 7, 10]
 

@@ -35,8 +35,8 @@ class FieldError(ValueError):
     """A cross-field check failed; ``fields`` are the offending keys relative to the validated section."""
 
     def __init__(self, fields: tuple[str, ...] | list[str], message: str) -> None:
-        super().__init__(message)
-        self.fields = tuple(fields)
+        self.fields, self.message = tuple(fields), message
+        super().__init__(f"{', '.join(self.fields)}: {message}")  # names the fields when raised outside a load
 
 
 class _Strict(BaseModel):
@@ -514,7 +514,7 @@ def _format_validation_error(err: ValidationError, prefix: str) -> list[str]:
         msg = e["msg"].removeprefix("Value error, ")
         if isinstance(cause, FieldError):
             key = ", ".join(f"{key}.{f}" for f in cause.fields)
-            msg = str(cause)
+            msg = cause.message
         elif e["type"] == "extra_forbidden":
             msg = "unknown key (typo? remove it or check the spelling against params.yaml)"
         elif e["type"] == "missing":

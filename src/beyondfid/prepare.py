@@ -17,11 +17,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from tqdm.auto import tqdm
-
-import hashlib
 
 from .config import Config, config_from_cli
 from .data import DataError, ImageFolder, build_animals, build_digits, build_photos, save_imageset
