@@ -273,7 +273,7 @@ def test_cli_rejects_bad_params_before_work(tmp_path: Path, capsys) -> None:
 
     common[1] = str(_smoke_params(tmp_path, missing))
     assert zoo.main(["splits", *common]) == 2
-    assert "zoo.models lacks ['gan']" in capsys.readouterr().err
+    assert "profiles.smoke.zoo.models: lacks gan" in capsys.readouterr().err
 
 
 def test_paper_profile_imports_sample_folders(tmp_path: Path, monkeypatch) -> None:
