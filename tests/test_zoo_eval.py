@@ -47,6 +47,8 @@ def _params(root: Path) -> Path:
         m["steps"] = 2
         if m.get("n_snapshots"):
             m.update(n_snapshots=2, snapshot_samples=4)
+        if m.get("class_cond"):
+            m.update(n_classes=4, n_labelled=2 * N_SAMPLES)  # the toy animals have 4 classes
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -54,7 +56,7 @@ def _params(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def zoo_root(tmp_path_factory) -> Path:
-    """A complete tiny smoke zoo (datasets, feature cache, splits, 7 models, 3 encoders) plus its evaluation."""
+    """A complete tiny smoke zoo (datasets, feature cache, splits, every model, 3 encoders) plus its evaluation."""
     root = tmp_path_factory.mktemp("zoo_eval")
     params = _params(root)
     save_imageset(_toy_animals(), root / "artifacts/smoke/datasets")

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..io import atomic_path
+from ..progress import progress_bar
 
 StepFn = Callable[[int, torch.Generator], Mapping[str, float]]
 
@@ -191,8 +192,6 @@ def fit(
     e.g. a config fingerprint) is stored in the checkpoint; resuming with different ``meta``
     raises :class:`CheckpointError` instead of silently mixing two configurations.
     """
-    from tqdm.auto import tqdm
-
     if n_steps < 0:
         raise ValueError(f"n_steps must be >= 0, got {n_steps}")
     if ckpt_every < 1 or log_every < 1:
@@ -238,8 +237,8 @@ def fit(
             log.wall_time = float(state["elapsed"])
         log.resumed_from = log.steps_done = start
         stop = n_steps if max_steps_this_call is None else min(n_steps, start + max_steps_this_call)
-        bar = tqdm(total=n_steps, initial=start, desc=desc or "train", disable=not progress, mininterval=1.0,
-                   leave=False)
+        bar = progress_bar(total=n_steps, initial=start, desc=desc or "train", unit="step", disable=not progress,
+                           leave=False)
         t0 = time.perf_counter()
         base = log.wall_time
         try:
