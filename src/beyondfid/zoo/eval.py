@@ -408,6 +408,20 @@ def _context(cfg: Config) -> _Context:
                     _real_feature_cache(cfg, extractor))
 
 
+def evaluate_images(cfg: Config, images: np.ndarray, name: str = "images", ctx: _Context | None = None,
+                    progress: bool = False) -> dict[str, np.ndarray]:
+    """The ``zoo_eval`` arrays of an in-memory image set (uint8 N x 1 x 28 x 28), computed exactly as the stage
+    computes a model's samples (benchmarks use it for sets outside the pipeline, e.g. other training seeds).
+    Pass ``ctx=eval_context(cfg)`` to reuse the loaded networks across calls."""
+    ctx = ctx or _context(cfg)
+    return evaluate_set(SampleSet(name, _array_set(name, np.asarray(images)), Path(name), False), ctx, progress)
+
+
+def eval_context(cfg: Config) -> _Context:
+    """The loaded extractor, encoders, classifier and ``real_train`` reference of the evaluation."""
+    return _context(cfg)
+
+
 def _read_index(path: Path) -> dict[str, Any]:
     try:
         idx = json.loads(path.read_text())
