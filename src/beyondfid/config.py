@@ -265,6 +265,8 @@ class EncoderConfig(_Strict):
     weight_decay: float = Field(0.05, ge=0.0, le=1.0)
     seed: int = Field(0, ge=0, le=2**31 - 1)
     ckpt_every: int = Field(200, ge=1, le=1_000_000)
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="forward passes: bf16 autocast where "
+                                                                            "native (auto), or fixed")
 
 
 class ContrastiveConfig(EncoderConfig):
@@ -305,6 +307,8 @@ class ClassifierConfig(_Strict):
     hflip: bool = Field(True, description="augmentation: random left-right flips (animals face either way)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     ckpt_every: int = Field(200, ge=1, le=1_000_000)
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="forward passes: bf16 autocast where "
+                                                                            "native (auto), or fixed")
 
 
 class GeneratorConfig(_Strict):
@@ -348,6 +352,9 @@ class GeneratorConfig(_Strict):
     bn_samples: int = Field(4096, ge=1, le=10_000_000,
                             description="GANs: latents used to fix the generator's BatchNorm statistics for sampling")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto: bfloat16 mixed precision where the CPU computes bf16 natively (AVX512-BF16/AMX), "
+                            "else float32 (beyondfid.zoo.training.autocast)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "GeneratorConfig":

@@ -56,6 +56,24 @@ def reference_gemm_seconds(size: int = REFERENCE_GEMM_SIZE, repeats: int = 5) ->
     return (time.perf_counter() - t0) / repeats
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags of ``/proc/cpuinfo`` (empty where it is not readable)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16() -> bool:
+    """Does this CPU compute bfloat16 products natively (AVX512-BF16 or AMX-BF16)? Without them
+    oneDNN emulates bf16, which is slower than float32, so mixed precision is only worth it here."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
 def machine_summary() -> dict[str, object]:
     """CPU model, logical cores and the 1-minute load average (for timing records)."""
     model = "unknown CPU"

@@ -55,7 +55,7 @@ class Estimate:
 def sampling_calls(cfg: GeneratorConfig) -> tuple[int, int]:
     """``(images, calls)`` the stage samples: ``samples.npz`` (or the labelled set), the candidate pool,
     the snapshots."""
-    images = max(cfg.n_samples, cfg.n_labelled) + cfg.candidate_factor * cfg.n_samples
+    images = max(cfg.n_samples, getattr(cfg, "n_labelled", 0)) + cfg.candidate_factor * cfg.n_samples
     images += cfg.n_snapshots * cfg.snapshot_samples
     calls = 1 + (cfg.candidate_factor > 0) + cfg.n_snapshots
     return images, calls
@@ -74,11 +74,12 @@ def estimate_generator(name: str, gcfg: GeneratorConfig, real_train: ImageSet, *
         raise ValueError(f"need steps >= 1, warmup >= 1 and samples >= 2, got {steps}, {warmup}, {samples}")
     data = real_train.subsample(gcfg.train_subset, gcfg.seed) if gcfg.train_subset else real_train
     x = generators.to_model_space(data.images)
-    y = torch.as_tensor(data.labels, dtype=torch.int64) if gcfg.class_cond else None
+    cond = getattr(gcfg, "class_cond", False)  # getattr: benchmarks/zoo_budget.py also runs this on older code
     with deterministic(gcfg.seed):
         modules = zoo.build_modules(gcfg)
         optimizers = zoo.build_optimizers(gcfg, modules)
-        step_fn = zoo.make_step_fn(gcfg, modules, optimizers, x, y=y)
+        extra = {"y": torch.as_tensor(data.labels, dtype=torch.int64)} if cond else {}
+        step_fn = zoo.make_step_fn(gcfg, modules, optimizers, x, **extra)
         gen = torch.Generator().manual_seed(gcfg.seed)
         t_warm = _timed(lambda: [step_fn(i, gen) for i in range(warmup)])
         t_steps = _timed(lambda: [step_fn(warmup + i, gen) for i in range(steps)])

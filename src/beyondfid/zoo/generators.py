@@ -606,7 +606,7 @@ class ConvVAE(nn.Module):
         )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.enc(x).chunk(2, dim=1)
+        mu, logvar = self.enc(x).float().chunk(2, dim=1)  # float32 even under bf16 autocast (KL, exp)
         return mu, logvar.clamp(-12, 8)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
@@ -619,7 +619,7 @@ class ConvVAE(nn.Module):
     def loss(self, x: torch.Tensor, gen: torch.Generator, beta: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
         mu, logvar = self.encode(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
-        rec = F.binary_cross_entropy_with_logits(self.decode_logits(z), (x + 1) / 2, reduction="none")
+        rec = F.binary_cross_entropy_with_logits(self.decode_logits(z).float(), (x.float() + 1) / 2, reduction="none")
         rec = rec.flatten(1).sum(1).mean()
         kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1).mean()
         return rec + beta * kl, {"rec": rec.item(), "kl": kl.item()}

@@ -57,8 +57,11 @@ def pipeline_order(repo_root: str | Path) -> tuple[list[str], Any]:
     with Repo(str(repo_root)) as repo:
         graph = repo.index.graph
         names = {st: st.addressing for st in graph.nodes}
+        position = {st.addressing: i for i, st in enumerate(repo.index.stages)}  # dvc.yaml order
         g = nx.relabel_nodes(graph, names)
-    stages = [n for n in reversed(list(nx.topological_sort(g))) if not n.endswith(".dvc")]
+    # dependencies first; among stages that could run in either order, dvc.yaml's order
+    ordered = nx.lexicographical_topological_sort(g.reverse(copy=True), key=lambda n: position.get(n, len(position)))
+    stages = [n for n in ordered if not n.endswith(".dvc")]
     return stages, g
 
 

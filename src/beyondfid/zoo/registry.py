@@ -64,7 +64,11 @@ from ..config import (ENCODERS, FAMILY_OF as _FAMILY_OF, MODELS, Config, ConfigE
 from ..data import DataError, ImageFolder, ImageSet, load_imageset, save_imageset, train_val_split
 from .transforms import diff_augment
 from ..io import load_npz, save_json, save_npz, sha256_array
-from .training import CheckpointError, TrainingDivergedError, deterministic, fit, load_checkpoint, load_modules
+from .training import (CheckpointError, TrainingDivergedError, adam, autocast, deterministic, ema_update, fit,
+                       load_checkpoint, load_modules, resolve_precision)
+
+#: Families whose convolutions run in channels-last layout (measured faster for the UNet; see README "Performance").
+CHANNELS_LAST_FAMILIES = frozenset({"unet_ddpm", "dcgan", "projected_gan", "vae"})
 
 SPLITS = ("real_train", "real_heldout", "real_half_a", "real_half_b")
 
@@ -132,7 +136,19 @@ def _frozen_copy(net: nn.Module) -> nn.Module:
 def build_modules(cfg: GeneratorConfig) -> dict[str, nn.Module]:
     """The trainable modules of a model, by role (``model``/``ema`` or ``G``/``D``, plus ``G_ema`` for a
     GAN with ``ema > 0``), freshly initialised from the global torch RNG (call inside
-    :func:`beyondfid.zoo.training.deterministic`)."""
+    :func:`beyondfid.zoo.training.deterministic`); conv families in channels-last layout."""
+    modules = _build_modules(cfg)
+    if cfg.family in CHANNELS_LAST_FAMILIES:
+        for m in modules.values():
+            m.to(memory_format=torch.channels_last)
+    return modules
+
+
+def _cl(x: torch.Tensor, cfg: GeneratorConfig) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if cfg.family in CHANNELS_LAST_FAMILIES else x
+
+
+def _build_modules(cfg: GeneratorConfig) -> dict[str, nn.Module]:
     if cfg.family == "unet_ddpm":
         net: nn.Module = generators.UNet(cfg.width, (1,) + (2,) * (cfg.depth - 1), n_res=1, space_to_depth=2,
                                          n_classes=cfg.n_classes if cfg.class_cond else 0)
@@ -153,8 +169,8 @@ def build_modules(cfg: GeneratorConfig) -> dict[str, nn.Module]:
     return {"model": net, "ema": _frozen_copy(net)}
 
 
-def _adam(module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    return torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr, betas=betas)
+def _adam(module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    return adam([p for p in module.parameters() if p.requires_grad], lr=lr, betas=betas)
 
 
 def build_optimizers(cfg: GeneratorConfig, modules: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
@@ -172,12 +188,7 @@ def _set_lr(opt: torch.optim.Optimizer, cfg: GeneratorConfig, step: int) -> None
         group["lr"] = cfg.lr * scale
 
 
-@torch.no_grad()
-def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
-    for be, bm in zip(ema.buffers(), model.buffers()):
-        be.copy_(bm)
+_ema_update = ema_update  # the shared foreach EMA of beyondfid.zoo.training
 
 
 def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
@@ -192,9 +203,11 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
         raise ZooError(f"a class-conditional model needs one label per training image, got "
                        f"{'none' if y is None else len(y)} for {n}")
     bs = min(cfg.batch_size, n)
+    x = _cl(x, cfg)
+    ac = functools.partial(autocast, resolve_precision(cfg.precision))
 
     def batch(gen: torch.Generator) -> torch.Tensor:
-        return x[torch.randint(0, n, (bs,), generator=gen)]
+        return _cl(x[torch.randint(0, n, (bs,), generator=gen)], cfg)
 
     if cfg.family in ("unet_ddpm", "dit", "uvit"):
         alpha_bar = diffusion.cosine_alpha_bar(cfg.timesteps)
@@ -203,16 +216,17 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
         def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
             _set_lr(opt, cfg, step)
             model.train()
-            if cfg.class_cond:
-                idx = torch.randint(0, n, (bs,), generator=gen)
-                drop = torch.rand(bs, generator=gen) < cfg.label_dropout  # -> the null label (index n_classes)
-                labels = torch.where(drop, torch.full_like(y[idx], cfg.n_classes), y[idx])
-                loss = diffusion.eps_loss(model, x[idx], alpha_bar, gen, labels)
-            else:
-                loss = diffusion.eps_loss(model, batch(gen), alpha_bar, gen)
+            with ac():
+                if cfg.class_cond:
+                    idx = torch.randint(0, n, (bs,), generator=gen)
+                    drop = torch.rand(bs, generator=gen) < cfg.label_dropout  # -> the null label (index n_classes)
+                    labels = torch.where(drop, torch.full_like(y[idx], cfg.n_classes), y[idx])
+                    loss = diffusion.eps_loss(model, _cl(x[idx], cfg), alpha_bar, gen, labels)
+                else:
+                    loss = diffusion.eps_loss(model, batch(gen), alpha_bar, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            gnorm = nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            gnorm = nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True)
             opt.step()
             _ema_update(ema, model, cfg.ema)
             if on_step_end:
@@ -225,7 +239,8 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
         def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
             _set_lr(opt, cfg, step)
             model.train()
-            loss, parts = model.loss(batch(gen), gen, cfg.beta)
+            with ac():
+                loss, parts = model.loss(batch(gen), gen, cfg.beta)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -241,16 +256,19 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
             G.train()
             D.train()
             real = batch(gen)
-            fake = G(torch.randn(bs, cfg.z_dim, generator=gen))
             aug = functools.partial(diff_augment, gen=gen, color=True) if cfg.diffaug else (lambda t: t)
-            with torch.no_grad():
-                f_real = D.features(aug(real))
-            f_fake = D.features(aug(fake))  # one pass for both losses: the frozen features do not depend on D
-            d_loss = F.relu(1 - D.heads(f_real)).mean() + F.relu(1 + D.heads([f.detach() for f in f_fake])).mean()
+            with ac():
+                fake = G(torch.randn(bs, cfg.z_dim, generator=gen))
+                with torch.no_grad():
+                    f_real = D.features(_cl(aug(real), cfg))
+                f_fake = D.features(_cl(aug(fake), cfg))  # one pass for both losses: frozen features do not depend on D
+                d_loss = (F.relu(1 - D.heads(f_real).float()).mean()
+                          + F.relu(1 + D.heads([f.detach() for f in f_fake]).float()).mean())
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_loss = -D.heads(f_fake).mean()
+            with ac():
+                g_loss = -D.heads(f_fake).float().mean()
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
@@ -271,17 +289,19 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
             D.train()
             real = batch(gen)
             z = torch.randn(bs, cfg.z_dim, generator=gen)
-            fake = G(z)
-            if cfg.diffaug:  # fresh augmentations for every D input (real, fake for D, fake for G)
-                real = diff_augment(real, gen)
-                d_fake, g_fake = diff_augment(fake.detach(), gen), diff_augment(fake, gen)
-            else:
-                d_fake, g_fake = fake.detach(), fake
-            d_loss = F.softplus(-D(real)).mean() + F.softplus(D(d_fake)).mean()
+            with ac():
+                fake = G(z)
+                if cfg.diffaug:  # fresh augmentations for every D input (real, fake for D, fake for G)
+                    real = diff_augment(real, gen)
+                    d_fake, g_fake = diff_augment(fake.detach(), gen), diff_augment(fake, gen)
+                else:
+                    d_fake, g_fake = fake.detach(), fake
+                d_loss = F.softplus(-D(real).float()).mean() + F.softplus(D(d_fake).float()).mean()
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_loss = F.softplus(-D(g_fake)).mean()
+            with ac():
+                g_loss = F.softplus(-D(g_fake).float()).mean()
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
@@ -342,7 +362,7 @@ def sample_labelled(cfg: GeneratorConfig, modules: dict[str, nn.Module], n: int,
     if len(y) != n or (n and (int(y.min()) < 0 or int(y.max()) >= cfg.n_classes)):
         raise ZooError(f"need {n} labels in 0..{cfg.n_classes - 1}, got {len(y)}")
     out = []
-    with deterministic(seed):
+    with deterministic(seed), autocast(resolve_precision(cfg.precision)):
         net = (modules["ema"] if cfg.ema > 0 else modules["model"]).eval()
         alpha_bar = diffusion.cosine_alpha_bar(cfg.timesteps)
         noise = torch.randn(n, 1, generators.MODEL_SIZE, generators.MODEL_SIZE, generator=gen)
@@ -362,7 +382,7 @@ def sample(cfg: GeneratorConfig, modules: dict[str, nn.Module], n: int, seed: in
         return sample_labelled(cfg, modules, n, seed, batch)[0]
     gen = torch.Generator().manual_seed(seed)
     out = []
-    with deterministic(seed):
+    with deterministic(seed), autocast(resolve_precision(cfg.precision)):
         if cfg.family in ("unet_ddpm", "dit", "uvit"):
             net = modules["ema"] if cfg.ema > 0 else modules["model"]
             net.eval()
@@ -462,7 +482,7 @@ def train_model(name: str, cfg: GeneratorConfig, real_train: ImageSet, out_dir: 
     step_fn = make_step_fn(cfg, modules, optimizers, x, on_step_end if snaps else None, y=y)
     ckpt_path = out_dir / "ckpt.pt"
     meta = {"model": name, "config": json.dumps(training_fingerprint(cfg), sort_keys=True),
-            "train_images_sha256": sha256_array(data.images)}
+            "train_images_sha256": sha256_array(data.images), "precision": resolve_precision(cfg.precision)}
     if ckpt_path.exists() and (load_checkpoint(ckpt_path).get("meta") != meta
                                or load_checkpoint(ckpt_path)["step"] > cfg.steps):
         # A checkpoint of another configuration or training set (e.g. params.yaml changed): it can
@@ -606,6 +626,11 @@ def train_encoder(name: str, cfg: Config, progress: bool = True) -> dict[str, An
     splits = zoo_dirs(cfg)["splits"]
     train = load_imageset(splits, "real_train")
     ckpt = out / "ckpt.pt"
+    if ckpt.exists() and load_checkpoint(ckpt).get("meta") != ssl.encoder_meta(ecfg):
+        # written by another configuration, precision or code version (a persisted DVC output): never resumed
+        warnings.warn(f"{ckpt}: stale checkpoint of a different configuration; retraining {name} from scratch",
+                      stacklevel=2)
+        ckpt.unlink()
     summary = {"encoder": name, "config": ecfg.model_dump(), "train_images": len(train)}
     if name == "classifier":
         held = load_imageset(splits, "real_heldout")

@@ -70,6 +70,51 @@ class TrainLog:
         return [p[0] for p in pts], [p[1] for p in pts]
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str) -> str:
+    """``"fp32"`` or ``"bf16"``: ``"auto"`` means bf16 mixed precision where the CPU computes bf16 natively
+    (:func:`beyondfid.machine.native_bf16`), else float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        from ..machine import native_bf16
+
+        return "bf16" if native_bf16() else "fp32"
+    return precision
+
+
+def autocast(precision: str):
+    """A context for forward passes: CPU autocast to bfloat16 (weights, optimizer states and reductions
+    stay float32; matrix products and convolutions run in bf16) for ``"bf16"``, nothing for ``"fp32"``;
+    ``"auto"`` is resolved by :func:`resolve_precision`."""
+    from contextlib import nullcontext
+
+    if resolve_precision(precision) == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0,
+         decoupled: bool = False) -> torch.optim.Optimizer:
+    """Adam (or AdamW with ``decoupled``) with PyTorch's fused CPU kernel: one pass over all parameters
+    instead of a loop over tensors (measured 5% of a zoo step; same update rule)."""
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return cls(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * model`` for parameters (one fused foreach pass); buffers
+    (e.g. BatchNorm statistics) are copied."""
+    pe, pm = list(ema.parameters()), [p.detach() for p in model.parameters()]
+    if pe:
+        torch._foreach_lerp_(pe, pm, 1.0 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
+
+
 @contextmanager
 def deterministic(seed: int) -> Iterator[None]:
     """Seed torch's global RNG and enable deterministic algorithms; restore both afterwards."""
@@ -180,6 +225,7 @@ def fit(
     max_steps_this_call: int | None = None,
     progress: bool = True,
     meta: Mapping[str, str] | None = None,
+    precision: str | None = None,
 ) -> TrainLog:
     """Run ``step_fn`` for steps ``0 .. n_steps-1``, resuming from ``ckpt_path`` if it exists.
 
@@ -191,6 +237,9 @@ def fit(
     ``log_every`` sets how often the progress bar shows the running losses. ``meta`` (strings,
     e.g. a config fingerprint) is stored in the checkpoint; resuming with different ``meta``
     raises :class:`CheckpointError` instead of silently mixing two configurations.
+    ``precision`` (``"auto"``, ``"fp32"``, ``"bf16"``; default ``None`` = leave ``step_fn`` as it is)
+    runs every step under :func:`autocast`; the resolved precision is recorded in ``meta``, so a
+    checkpoint is never resumed at another precision.
     """
     if n_steps < 0:
         raise ValueError(f"n_steps must be >= 0, got {n_steps}")
@@ -202,6 +251,14 @@ def fit(
         raise ValueError("fit needs at least one module to train and checkpoint")
     ckpt_path = Path(ckpt_path)
     meta = {str(k): str(v) for k, v in (meta or {}).items()}
+    if precision is not None:
+        meta["precision"] = resolve_precision(precision)
+        inner = step_fn
+
+        def step_fn(step: int, gen: torch.Generator) -> Mapping[str, float]:  # noqa: F811
+            with autocast(meta["precision"]):
+                return inner(step, gen)
+
     log = TrainLog()
     gen = torch.Generator(device="cpu")
     with deterministic(seed):
