@@ -144,8 +144,11 @@ def build_modules(cfg: GeneratorConfig) -> dict[str, nn.Module]:
     return modules
 
 
-def _cl(x: torch.Tensor, cfg: GeneratorConfig) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if cfg.family in CHANNELS_LAST_FAMILIES else x
+def _layout(cfg: GeneratorConfig) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The input layout of the model's convolutions, fixed when the step function is made."""
+    if cfg.family in CHANNELS_LAST_FAMILIES:
+        return lambda t: t.contiguous(memory_format=torch.channels_last)
+    return lambda t: t
 
 
 def _build_modules(cfg: GeneratorConfig) -> dict[str, nn.Module]:
@@ -203,11 +206,12 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
         raise ZooError(f"a class-conditional model needs one label per training image, got "
                        f"{'none' if y is None else len(y)} for {n}")
     bs = min(cfg.batch_size, n)
-    x = _cl(x, cfg)
+    lay = _layout(cfg)
+    x = lay(x)
     ac = functools.partial(autocast, resolve_precision(cfg.precision))
 
     def batch(gen: torch.Generator) -> torch.Tensor:
-        return _cl(x[torch.randint(0, n, (bs,), generator=gen)], cfg)
+        return lay(x[torch.randint(0, n, (bs,), generator=gen)])
 
     if cfg.family in ("unet_ddpm", "dit", "uvit"):
         alpha_bar = diffusion.cosine_alpha_bar(cfg.timesteps)
@@ -221,7 +225,7 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
                     idx = torch.randint(0, n, (bs,), generator=gen)
                     drop = torch.rand(bs, generator=gen) < cfg.label_dropout  # -> the null label (index n_classes)
                     labels = torch.where(drop, torch.full_like(y[idx], cfg.n_classes), y[idx])
-                    loss = diffusion.eps_loss(model, _cl(x[idx], cfg), alpha_bar, gen, labels)
+                    loss = diffusion.eps_loss(model, lay(x[idx]), alpha_bar, gen, labels)
                 else:
                     loss = diffusion.eps_loss(model, batch(gen), alpha_bar, gen)
             opt.zero_grad(set_to_none=True)
@@ -260,8 +264,8 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
             with ac():
                 fake = G(torch.randn(bs, cfg.z_dim, generator=gen))
                 with torch.no_grad():
-                    f_real = D.features(_cl(aug(real), cfg))
-                f_fake = D.features(_cl(aug(fake), cfg))  # one pass for both losses: frozen features do not depend on D
+                    f_real = D.features(lay(aug(real)))
+                f_fake = D.features(lay(aug(fake)))  # one pass for both losses: frozen features do not depend on D
                 d_loss = (F.relu(1 - D.heads(f_real).float()).mean()
                           + F.relu(1 + D.heads([f.detach() for f in f_fake]).float()).mean())
             opt_d.zero_grad(set_to_none=True)
