@@ -490,9 +490,9 @@ class ImageFolder:
         now = time.time_ns()
         files = self.files
         if progress:
-            from tqdm.auto import tqdm
+            from .progress import progress_bar
 
-            files = tqdm(files, desc=f"hash {self.name}", unit="file")
+            files = progress_bar(files, desc=f"hash {self.name}", unit="file")
         for p in files:
             st = os.stat(p)
             sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]

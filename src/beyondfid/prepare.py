@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .config import Config, config_from_cli
 from .data import DataError, ImageFolder, build_animals, build_digits, build_photos, save_imageset
@@ -55,7 +55,7 @@ def prepare_folders(cfg: Config) -> dict[str, dict]:
         shapes = set()
         # Decode every image once here, so a corrupt file stops the run before any heavy work
         # (with skip_corrupt, ImageFolder has already dropped and counted unreadable files).
-        for i in tqdm(range(len(folder)), desc=f"check {name}", unit="img"):
+        for i in progress_bar(range(len(folder)), desc=f"check {name}", unit="img"):
             shapes.add(folder.get(i, i + 1).shape[1:])
         if len(shapes) > 1:
             raise DataError(
