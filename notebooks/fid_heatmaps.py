@@ -234,8 +234,10 @@ fig10
 # %%
 t_imgs = images[: min(H.timing_images, N)]
 timing = []
-for res in (cfg.params.features.resolution, 224):
-    from beyondfid.extractors import get_extractor
+from beyondfid.extractors import get_extractor
+
+sizes = [cfg.params.features.resolution] + ([224] if ext.name.startswith("effnet") else [])  # Inception: 299 only
+for res in sizes:
 
     e = ext if res == cfg.params.features.resolution else get_extractor(cfg.params.features.extractor, resolution=res,
                                                                          weights=cfg.params.weights, root=cfg.root)

@@ -198,8 +198,8 @@ fig.suptitle(f"Pre-logit resampling weights, uncurated ({cfg.profile})", fontsiz
 fig.tight_layout()
 save_figure(fig, out / "fig5_weights.png")
 plt.show()
-prec = {name: precision_recall(real.second[prim], pool.second[prim][idx], k=3)[0] for name, idx in
-        (("lowest", low), ("highest", high), ("all", np.arange(len(pool))))}
+prec = {name: precision_recall(real.second[prim], pool.second[prim][idx], k=3)[0] if len(idx) > 3 else float("nan")
+        for name, idx in (("lowest", low), ("highest", high), ("all", np.arange(len(pool))))}
 fig5 = pd.DataFrame([{"group": g, f"precision in {prim} space": v, "images": len(low) if g != "all" else len(pool)}
                      for g, v in prec.items()])
 save_table(fig5, out / "table_fig5_precision",

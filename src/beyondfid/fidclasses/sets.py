@@ -107,6 +107,34 @@ def fd(x: np.ndarray, y: np.ndarray | tuple[np.ndarray, np.ndarray]) -> float:
     return fd_to_stats(x, my, sy)
 
 
+class _Spaces(dict):
+    """Second-opinion arrays of one set, read on first access (zoo_eval's keys, else ``fid_features``'s files)."""
+
+    def __init__(self, cfg: Config, name: str, spaces: tuple[str, ...], ev: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        self._cfg, self._name, self._spaces, self._ev = cfg, name, spaces, ev
+
+    def __missing__(self, space: str) -> np.ndarray:
+        if space not in self._spaces:
+            raise KeyError(space)
+        if space in self._ev:
+            arr = self._ev[space]
+        else:
+            path = features_dir(self._cfg) / f"{second_key(self._name, space)}.npz"
+            if not path.is_file():
+                raise FidClassesError(f"no {space!r} features of {self._name!r}: neither zoo_eval nor {path} has "
+                                      f"them; run `dvc repro fid_features`")
+            arr = load_npz(path)["features"]
+        self[space] = arr
+        return arr
+
+    def keys(self):  # type: ignore[override]
+        return self._spaces
+
+    def items(self):  # type: ignore[override]
+        return [(k, self[k]) for k in self._spaces]
+
+
 @dataclass
 class FeatureSet:
     """One sample set in every space the paper-2 stages use."""
@@ -173,17 +201,8 @@ class World:
             from ..zoo.eval import load_eval
 
             ev = load_eval(self.cfg, name)
-            second = {}
-            for space in self.spaces:
-                if space in ev:
-                    second[space] = ev[space]
-                else:
-                    path = features_dir(self.cfg) / f"{second_key(name, space)}.npz"
-                    if not path.is_file():
-                        raise FidClassesError(f"no {space!r} features of {name!r}: neither zoo_eval nor {path} has "
-                                              f"them; run `dvc repro fid_features`")
-                    second[space] = load_npz(path)["features"]
-            self._sets[name] = FeatureSet(name, ev["effnet"], self.logits_of(ev["effnet"]), second)
+            self._sets[name] = FeatureSet(name, ev["effnet"], self.logits_of(ev["effnet"]),
+                                          _Spaces(self.cfg, name, self.spaces, ev))
         return self._sets[name]
 
     def extra(self, set_name: str, space: str) -> np.ndarray:
