@@ -52,8 +52,8 @@ import seaborn as sns
 from beyondfid.config import load_config
 from beyondfid.features import _forward
 from beyondfid.fidclasses.heatmaps import (add_region_noise, agreement_table, compute_heatmaps, important_half,
-                                           leave_one_out_gradients, oracle_map, overlay, subject_mask,
-                                           to_image_size, upsample)
+                                           leave_one_out_gradients, oracle_map, overlay, spearman, subject_mask,
+                                           to_image_size, top_fraction_iou, upsample)
 from beyondfid.fidclasses.sets import World, fd
 from beyondfid.extractors import probabilities
 from beyondfid.report import save_figure, save_metrics, save_table
@@ -86,7 +86,9 @@ w_cls = world.head[0]
 if w_cls.shape[1] != gen.features.shape[1]:
     raise ValueError("head / feature dimension mismatch")
 top1 = gen.top1
-hm = compute_heatmaps(ext, images, grads, w_cls[top1], progress=False)
+ranked = np.argsort(-gen.logits, axis=1, kind="stable")
+controls = {"Top-2 class Grad-CAM": w_cls[ranked[:, 1]], "median-ranked class Grad-CAM": w_cls[ranked[:, 500]]}
+hm = compute_heatmaps(ext, images, grads, w_cls[top1], progress=False, control_weights=controls)
 # the maps' spatial means are the features the gradient was taken for (same pixel path as the cache)
 feat_gap = float(np.abs(hm.pooled - gen.features).max())
 print(f"map grid {hm.fid.shape[1:]}, max |pooled maps - cached features| = {feat_gap:.2e}")
@@ -186,12 +188,34 @@ else:
 agree
 
 # %% [markdown]
+# Controls for "the FID heatmap is the Top-1 class's region": any two non-negative mixtures of the same
+# maps correlate, so the FID heatmap is also compared with the Grad-CAM of the image's 2nd and of its
+# median-ranked (rank 500) class, and with the plain channel mean of the maps (where the network is active).
+
+# %%
+ctrl_rows = []
+for name, m in [("Top-1 class Grad-CAM", hm.cls), *[(k, v) for k, v in hm.extra.items()]]:
+    m01 = to_image_size(m, size)
+    rho = spearman(fid01, m01)
+    row = {"compared with the FID heatmap": name, "Spearman mean": np.nanmean(rho), "Spearman std": np.nanstd(rho),
+           "IoU top quarter": np.nanmean(top_fraction_iou(fid01, m01, H.top_fraction))}
+    if subject:
+        row["its own Spearman with the mask"] = np.nanmean(spearman(m01, mask))
+    ctrl_rows.append(row)
+ctrl = pd.DataFrame(ctrl_rows)
+save_table(ctrl, out / "table_gradcam_controls",
+           note=f"{scale}. Spearman rank correlation over the {size} x {size} pixels, mean over {N} images.")
+ctrl
+
+# %% [markdown]
 # ## Fig. 10: noise in the important vs the unimportant half of each image
 
 # %%
 n_noise = min(H.noise_images, N)
 imp = important_half(fid01[:n_noise])
-regions = {"important half": imp, "unimportant half": ~imp, "everywhere": np.ones_like(imp)}
+rand_half = important_half(np.random.default_rng(P.seed).random(imp.shape))  # control: a random equal-area half
+regions = {"important half": imp, "unimportant half": ~imp, "random half (control)": rand_half,
+           "everywhere": np.ones_like(imp)}
 base_img = images[:n_noise]
 
 
@@ -217,7 +241,7 @@ strip = [base_img[ex]] + [add_region_noise(base_img[ex:ex + 1], reg[ex:ex + 1], 
                           for reg in regions.values()]
 panel = np.concatenate([np.pad(s[0], 1, constant_values=255) for s in strip], axis=1)
 ax[1].imshow(panel, cmap="gray", vmin=0, vmax=255)
-ax[1].set_title(f"clean | important | unimportant | everywhere (std {show_sigma})", fontsize=8)
+ax[1].set_title(f"clean | important | unimportant | random | everywhere (std {show_sigma})", fontsize=8)
 ax[1].axis("off")
 fig.tight_layout()
 save_figure(fig, out / "fig10_noise.png")
@@ -247,8 +271,6 @@ for res in sizes:
     dt = time.perf_counter() - t0
     row = {"input px": res, "map grid": f"{maps.shape[2]} x {maps.shape[3]}", "ms per image": 1e3 * dt / len(t_imgs)}
     if subject:
-        from beyondfid.fidclasses.heatmaps import spearman
-
         orc = to_image_size(oracle_map(mask, maps.shape[2:]), size)
         row["oracle Spearman with mask"] = float(np.nanmean(spearman(orc, mask)))
     timing.append(row)

@@ -100,6 +100,8 @@ for s in clf_seeds:
     spaces[f"domain classifier, seed {s} (instance analogue)"] = (world.extra(P.real, f"classifier_s{s}"),
                                                                  world.extra(P.generated, f"classifier_s{s}"))
 t8b = instance_table(spaces, S.instance_n, seeds)
+is_clf = t8b["feature space"].str.startswith("domain classifier")
+t8b.loc[is_clf, "change vs first"] = np.nan  # another network's FD scale: only seed vs seed is comparable
 if clf_seeds:
     first = t8b[t8b["feature space"].str.startswith("domain classifier")]["FD mean"].iloc[0]
     t8b["change vs seed 0"] = np.where(t8b["feature space"].str.startswith("domain classifier"),
@@ -160,7 +162,7 @@ for kind in ("GAN snapshot", "zoo model"):
         corr[kind] = {"r": r, "ci95": [lo, hi], "points": len(d)}
 save_table(t9, out / "table_fig9_prelogit_logit",
            note=f"{scale}; each set's first n images vs all {P.real}. Pearson r (Fisher-z 95% CI): "
-                + "; ".join(f"{k}: r = {v['r']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}], {v['points']} points"
+                + "; ".join(f"{k}: r = {v['r']:.4f} [{v['ci95'][0]:.4f}, {v['ci95'][1]:.4f}], {v['points']} points"
                             for k, v in corr.items()) + ". Paper: nearly perfect correlation (StyleGAN2 snapshots).")
 fig, ax = plt.subplots(figsize=(4.6, 3.8))
 sns.scatterplot(data=t9, x="FID pre-logits", y="FID logits", hue="kind", style="kind", s=50, ax=ax)

@@ -105,3 +105,22 @@ def test_params_found_from_a_subfolder(repo, tmp_path, monkeypatch):
     assert cfg.root.resolve() == tmp_path.resolve()
     monkeypatch.chdir(tmp_path)
     assert load_config("smoke", "params.yaml", ".").root == Path(".")
+
+
+def test_paper2_settings_are_validated(raw):
+    """Paper 2's sections: typos, bad lists and impossible sizes are named before any work."""
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["fid_heatmaps"]["noise_scales"] = "0.05,-1"
+    assert "profiles.mini.fid_heatmaps.noise_scales" in _err(bad)
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["fid_resampling"]["method"] = "sgd"
+    assert "profiles.mini.fid_resampling.method" in _err(bad)
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["fid_heatmaps"]["noise_images"] = 10_000
+    assert "noise_images" in _err(bad) and "eval_size" in _err(bad)
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["fid_features"]["classifier_seeds"] = "1,x"
+    assert "profiles.mini.fid_features.classifier_seeds" in _err(bad)
+    cfg = config_from_dict(raw, profile="mini")
+    assert cfg.params.fidclasses.second_opinion_names == ("ssl_contrastive", "ssl_masked")
+    assert cfg.params.fid_resampling.top_n_list == (1, 3, 10, 30, 100)

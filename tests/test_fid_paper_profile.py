@@ -72,7 +72,7 @@ def paper_world(tmp_path_factory):
     p["fid_features"].update(sibling_weights=str(w["sibling"]), sibling_real=6, sibling_generated=6, compare_n=6)
     p["fid_heatmaps"].update(n_show=2, classes_shown=2, noise_images=3, noise_scales="0.1", timing_images=2)
     p["fid_sensitivity"].update(sample_counts="3,4", all_generated=4, seeds=2, instance_n=3)
-    p["fid_resampling"].update(max_iter=4, draws=2, checkpoints=2, top1_evals=2, kid_evals=2, kid_subsets=2,
+    p["fid_resampling"].update(max_iter=4, draws=2, checkpoints=2, top1_evals=2, kid_evals=2, kid_subsets=2, top_n_max_iter=3,
                                kid_subset_size=4, top_n="1,2", top_n_draws=1, grid_n=4)
     p["fid_projected"]["grid_n"] = 4
     params = tmp / "params.yaml"

@@ -475,6 +475,7 @@ class FidResamplingConfig(_Strict):
     kid_subset_size: int = Field(ge=2)
     top_n: str = Field(description="Fig. 6: comma-separated N for Top-N / middle-N matching")
     top_n_draws: int = Field(ge=1, description="Fig. 6: draws per N")
+    top_n_max_iter: int = Field(ge=1, le=1_000_000, description="Fig. 6: iteration cap of each Top-N optimisation")
     weight_share: float = Field(0.1, gt=0.0, lt=0.5, description="Fig. 5: lowest / highest share of weights shown")
     grid_n: int = Field(64, ge=4, le=1024)
 

@@ -15,19 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from ..metrics import kid
-from ..stats import SingularCovarianceWarning, compute_stats
-from .sets import FeatureSet, fd_to_stats
+from .sets import FeatureSet, Reference
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Scorer", "relative_change", "draw_scores", "random_scores", "official_protocol"]
-
-
-def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SingularCovarianceWarning)
-        return compute_stats(x, warn_singular=False)
 
 
 def relative_change(after: float, before: float) -> float:
@@ -45,17 +38,28 @@ class Scorer:
     spaces: Sequence[str]
 
     def __post_init__(self) -> None:
-        self._real = _stats(self.real.features)
-        self._held = _stats(self.heldout.features)
-        self._second = {s: _stats(self.real.second[s]) for s in self.spaces}
+        self._real = Reference.of(self.real.features)
+        self._held = Reference.of(self.heldout.features)
+        self._second = {s: Reference.of(self.real.second[s]) for s in self.spaces}
 
     def score(self, idx: np.ndarray, with_kid: bool = False, kid_subsets: int = 100, kid_subset_size: int = 1000,
-              seed: int = 0) -> dict[str, float]:
-        """FID, FID vs held-out, ``FD_<space>`` for the pool rows ``idx`` (repeats allowed), and KID×10³."""
+              seed: int = 0, heldout: bool = True, spaces: Sequence[str] | None = None) -> dict[str, float]:
+        """FID, FID vs held-out, ``FD_<space>`` for the pool rows ``idx`` (repeats allowed), and KID×10³.
+
+        ``heldout=False`` / ``spaces=()`` skip those distances (cheaper scoring along an optimisation).
+        """
         f = self.pool.features[idx]
-        row = {"FID": fd_to_stats(f, *self._real), "FID_heldout": fd_to_stats(f, *self._held)}
-        for s in self.spaces:
-            row[f"FD_{s}"] = fd_to_stats(self.pool.second[s][idx], *self._second[s])
+        if len(f) > f.shape[1]:  # one set of statistics serves both references
+            st = Reference.of(f)
+            row = {"FID": self._real.fd_stats(st.mu, st.sigma)}
+            if heldout:
+                row["FID_heldout"] = self._held.fd_stats(st.mu, st.sigma)
+        else:
+            row = {"FID": self._real.fd(f)}
+            if heldout:
+                row["FID_heldout"] = self._held.fd(f)
+        for s in self.spaces if spaces is None else spaces:
+            row[f"FD_{s}"] = self._second[s].fd(self.pool.second[s][idx])
         row["unique"] = float(len(np.unique(idx)))
         if with_kid:
             with warnings.catch_warnings():
@@ -94,7 +98,8 @@ def official_protocol(scorer: Scorer, snapshots: dict[int, np.ndarray], n: int, 
     for it, w in sorted(snapshots.items()):
         p = np.exp(w - w.max())
         p /= p.sum()
-        fids = [scorer.score(sample_with_weights(p, n, seed + 1000 * it + j))["FID"] for j in range(min_of)]
+        fids = [scorer.score(sample_with_weights(p, n, seed + 1000 * it + j), heldout=False, spaces=())["FID"]
+                for j in range(min_of)]
         rows.append({"iteration": it, "min FID": min(fids), "mean FID": float(np.mean(fids))})
     df = pd.DataFrame(rows)
     df["kept"] = df["min FID"] == df["min FID"].min()

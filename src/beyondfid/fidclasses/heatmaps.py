@@ -32,7 +32,7 @@ and the pixel halves and region noise of Fig. 10.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -158,21 +158,27 @@ class HeatmapSet:
     fid: np.ndarray  # (N, h, w) Eq. 2, unscaled
     cls: np.ndarray  # (N, h, w) Grad-CAM of each image's Top-1 class
     pooled: np.ndarray  # (N, C) mean of the maps = the features the gradient was taken for
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # controls: other classes' Grad-CAMs, ...
 
 
 def compute_heatmaps(extractor: Any, images: Any, grads: np.ndarray, class_weights: np.ndarray,
-                     chunk: int = 256, progress: bool = False) -> HeatmapSet:
+                     chunk: int = 256, progress: bool = False,
+                     control_weights: dict[str, np.ndarray] | None = None) -> HeatmapSet:
     """Eq. 2 heatmaps and Top-1 Grad-CAMs of ``images`` (a uint8 array or a batch source with ``get``).
 
     ``grads`` (N, C) are ``∂FID/∂f`` per image (e.g. :func:`leave_one_out_gradients`),
-    ``class_weights`` (N, C) the head's weight row of each image's Top-1 class. The maps are
-    computed chunk by chunk and dropped, so memory stays O(chunk · C · h · w).
+    ``class_weights`` (N, C) the head's weight row of each image's Top-1 class. Controls go to
+    ``extra``: the Grad-CAM for each ``control_weights[name]`` (N, C) (e.g. another class's rows)
+    and ``"activation"``, the plain channel mean ``mean_k A^k``. The maps are computed chunk by
+    chunk and dropped, so memory stays O(chunk · C · h · w).
     """
     n = len(images)
     if grads.shape[0] != n or class_weights.shape[0] != n:
         raise HeatmapError(f"{n} images but {grads.shape[0]} gradients and {class_weights.shape[0]} class rows")
     get = images.get if hasattr(images, "get") else (lambda lo, hi: images[lo:hi])
     fid, cls, pooled = [], [], []
+    controls = control_weights or {}
+    extra: dict[str, list[np.ndarray]] = {k: [] for k in [*controls, "activation"]}
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -184,11 +190,15 @@ def compute_heatmaps(extractor: Any, images: Any, grads: np.ndarray, class_weigh
         fid.append(fid_gradcam(a, grads[lo:hi]))
         cls.append(class_gradcam(a, class_weights[lo:hi]))
         pooled.append(a.mean(axis=(2, 3)))
+        for k, wk in controls.items():
+            extra[k].append(class_gradcam(a, wk[lo:hi]))
+        extra["activation"].append(a.mean(axis=1, dtype=np.float64))
         if bar is not None:
             bar.update(hi - lo)
     if bar is not None:
         bar.close()
-    return HeatmapSet(np.concatenate(fid), np.concatenate(cls), np.concatenate(pooled))
+    return HeatmapSet(np.concatenate(fid), np.concatenate(cls), np.concatenate(pooled),
+                      {k: np.concatenate(v) for k, v in extra.items()})
 
 
 # ---------------------------------------------------------------------------------------------

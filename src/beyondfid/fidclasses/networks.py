@@ -27,7 +27,7 @@ from torch import nn
 from ..extractors.base import IMAGENET_MEAN, IMAGENET_STD, ExtractorError, MissingWeightsError, available, register
 from ..extractors.base import resolve_device
 from ..extractors.effnet import EfficientNetLite
-from ..extractors.paper import _frozen, _load_into, _to_rgb01, unwrap_state_dict
+from ..extractors.paper import FIDInceptionV3, _frozen, _load_into, _to_rgb01, unwrap_state_dict
 
 TORCHVISION_INCEPTION_SOURCE = (
     "`inception_v3_google-0cc3c7bd.pth`: torchvision's ImageNet Inception-V3 weights (the file "
@@ -35,15 +35,19 @@ TORCHVISION_INCEPTION_SOURCE = (
 )
 
 
-class TorchvisionInceptionV3(nn.Module):
-    """torchvision's ImageNet Inception-V3: ``features`` = pool3 (2048), ``logits`` = 1000 classes."""
+class TorchvisionInceptionV3(FIDInceptionV3):
+    """torchvision's ImageNet Inception-V3: ``features`` = pool3 (2048), ``logits`` = 1000 classes.
+
+    The forward up to pooling, the head and ``extract`` are the FID Inception's (same blocks and
+    names); only the weights, the preprocessing and the ``transform_input`` step differ.
+    """
 
     name = "inception_torchvision"
     dim = 2048
     resolution = 299
 
     def __init__(self, weights_path: str | Path, device: str = "cpu") -> None:
-        super().__init__()
+        nn.Module.__init__(self)  # not FIDInceptionV3.__init__: another network and weight file
         import torchvision
 
         self.outputs = {"features": 2048, "logits": 1000}
@@ -71,23 +75,13 @@ class TorchvisionInceptionV3(nn.Module):
 
     def spatial_maps(self, x: torch.Tensor) -> torch.Tensor:
         """Preprocessed batch -> ``Mixed_7c`` maps (N, 2048, 8, 8), torchvision's forward up to pooling."""
-        n = self.net
-        x = n._transform_input(x)
-        x = n.maxpool1(n.Conv2d_2b_3x3(n.Conv2d_2a_3x3(n.Conv2d_1a_3x3(x))))
-        x = n.maxpool2(n.Conv2d_4a_3x3(n.Conv2d_3b_1x1(x)))
-        for block in (n.Mixed_5b, n.Mixed_5c, n.Mixed_5d, n.Mixed_6a, n.Mixed_6b, n.Mixed_6c, n.Mixed_6d,
-                      n.Mixed_6e, n.Mixed_7a, n.Mixed_7b, n.Mixed_7c):
-            x = block(x)
-        return x
+        return super().spatial_maps(self.net._transform_input(x))
 
-    def head(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled = F.adaptive_avg_pool2d(maps, (1, 1)).flatten(1)
-        return pooled, self.net.fc(pooled)
+    @staticmethod
+    def class_names() -> list[str]:
+        from ..extractors import imagenet_class_names
 
-    @torch.no_grad()
-    def extract(self, images: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
-        pooled, logits = self.head(self.spatial_maps(self.preprocess(images)))
-        return {"features": pooled.float().cpu(), "logits": logits.float().cpu()}
+        return imagenet_class_names()
 
 
 def _register() -> None:

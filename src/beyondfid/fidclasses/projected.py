@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..metrics import precision_recall
-from .sets import World, fd
+from .sets import Reference, World, fd
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,14 +67,16 @@ def comparison_table(world: World, chosen: str, n: int, sibling: str, pr_k: int 
     P = world.P
     real = world.load(P.real)
     rows = []
-    sib_real = world.extra(P.real, sibling)
+    ref = Reference.of(real.features)
+    refs = {space: Reference.of(real.second[space]) for space in world.spaces}
+    sib_real = Reference.of(world.extra(P.real, sibling))
     for name in (P.projected, chosen):
         s = world.load(name)
         m = min(n, len(s))
-        row: dict[str, Any] = {"model": name, "n": m, "FID": fd(s.features[:m], real.features)}
+        row: dict[str, Any] = {"model": name, "n": m, "FID": ref.fd(s.features[:m])}
         for space in world.spaces:
-            row[f"FD_{space}"] = fd(s.second[space][:m], real.second[space])
+            row[f"FD_{space}"] = refs[space].fd(s.second[space][:m])
         row["precision"], row["recall"] = precision_recall(real.features, s.features[:m], k=pr_k)
-        row[f"FD_{sibling}"] = fd(world.extra(name, sibling)[:m], sib_real)
+        row[f"FD_{sibling}"] = sib_real.fd(world.extra(name, sibling)[:m])
         rows.append(row)
     return pd.DataFrame(rows)

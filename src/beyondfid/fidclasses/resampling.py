@@ -176,6 +176,12 @@ class WeightedFrechet:
 
         ``∂L/∂w = p ⊙ g`` for ``p = softmax(w)``.
         """
+        val, state = self.value_state(p)
+        return val, self.gradient(state)
+
+    def value_state(self, p: torch.Tensor) -> tuple[float, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``L(p)`` and what :meth:`gradient` needs (one pass over the candidates and one ``eigh``), so a
+        line search can reject a step without paying for the gradient pass."""
         mu, sigma = self.stats(p)
         m = self.factor.T @ sigma @ self.factor
         lam, u = torch.linalg.eigh(0.5 * (m + m.T))
@@ -185,6 +191,11 @@ class WeightedFrechet:
         keep = lam > _rtol(lam.numel()) * lam_max
         # B = F U Λ^{-¼} on the numerically non-zero eigenvalues: ‖Bᵀ(x − μ)‖² = (x − μ)ᵀ T (x − μ)
         b = (self.factor @ u[:, keep]) * lam[keep].pow(-0.25)
+        return val, (p, mu, b)
+
+    def gradient(self, state: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """The second pass: ``g`` of :meth:`value_and_grad` from :meth:`value_state`'s state."""
+        p, mu, b = state
         b_c = b.to(self.dtype)
         mu_c = mu.to(self.dtype)
         lin = (2.0 * (mu - self.mu_r)).to(self.dtype)
@@ -195,7 +206,7 @@ class WeightedFrechet:
             g[lo:lo + self.chunk] = (xc @ lin + (xc * xc).sum(1) - (z * z).sum(1)).double()
         pn = p / p.sum()
         g -= pn @ g
-        return val, g
+        return g
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,9 +368,10 @@ def optimize_weights(real_features: Any, candidate_features: Any, *, method: str
             while obj.evaluations < max_evaluations:
                 w_try = w + t * direction
                 p_try = _softmax(w_try)
-                v_try, g_try = obj.value_and_grad(p_try)
+                v_try, state = obj.value_state(p_try)
                 if v_try <= val + 1e-4 * t * slope:
                     accepted = True
+                    g_try = obj.gradient(state)  # the gradient pass only for accepted steps
                     break
                 t *= 0.5
             if not accepted:

@@ -22,7 +22,8 @@ from .sets import fd
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["subset_fids", "sample_count_table", "instance_table", "pearson_with_ci", "kendall_tau"]
+__all__ = ["subset_fids", "sample_count_table", "instance_table", "pearson_with_ci", "kendall_tau",
+           "class_total_variation"]
 
 
 def subset_fids(real: np.ndarray, gen: np.ndarray, n_real: int, n_gen: int, seeds: Sequence[int]) -> np.ndarray:
@@ -92,3 +93,11 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     from scipy.stats import kendalltau
 
     return float(kendalltau(np.asarray(x), np.asarray(y)).statistic)
+
+
+def class_total_variation(labels: Sequence[int], reference: Sequence[int]) -> float:
+    """Total-variation distance between the class histograms of two label vectors."""
+    a, b = np.asarray(labels, np.int64), np.asarray(reference, np.int64)
+    k = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    pa, pb = np.bincount(a, minlength=k) / max(len(a), 1), np.bincount(b, minlength=k) / max(len(b), 1)
+    return float(0.5 * np.abs(pa - pb).sum())

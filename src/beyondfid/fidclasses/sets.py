@@ -30,7 +30,8 @@ from ..io import load_npz
 from ..metrics import frechet_distance
 from ..stats import SingularCovarianceWarning, compute_stats
 
-__all__ = ["FidClassesError", "FeatureSet", "World", "imagenet_head", "fd", "fd_to_stats", "features_dir", "second_key"]
+__all__ = ["FidClassesError", "FeatureSet", "World", "Reference", "imagenet_head", "fd", "fd_to_stats", "features_dir",
+           "second_key"]
 
 
 class FidClassesError(ValueError):
@@ -69,42 +70,78 @@ def _eig_clean_sqrt_sum(lam: np.ndarray) -> float:
     return float(np.sqrt(lam[lam > tol]).sum())
 
 
-def fd_to_stats(x: np.ndarray, mu_r: np.ndarray, sigma_r: np.ndarray) -> float:
-    """Fréchet distance between the Gaussian fitted to the rows of ``x`` and ``N(mu_r, sigma_r)``.
+class Reference:
+    """A fixed Gaussian ``N(mu, sigma)`` that many sets are compared with: its factor is computed once.
 
-    With more rows than dimensions this is :func:`beyondfid.metrics.frechet_distance` on the
-    statistics of ``x``. With ``n <= d`` rows the covariance of ``x`` has the data factor
-    ``F = (x − μ)ᵀ / √(n − 1)`` (``F Fᵀ = Σ``), so the symmetric route needs only the ``n × n``
-    matrix ``Fᵀ Σr F`` (same eigenvalues as ``Σr Σ``) and never forms a ``d × d`` covariance:
-    ``FD = ‖μ − μr‖² + tr Σr + ‖F‖²_F − 2 Σ √λ(Fᵀ Σr F)``.
+    The symmetric route of :mod:`beyondfid.metrics` with ``F = V₊ diag(√w₊)`` (``F Fᵀ = Σr``, one
+    ``eigh``): ``tr((Σr Σ)^½) = Σ √λ(Fᵀ Σ F)``. With ``n <= d`` rows the other side uses its data
+    factor ``G = (x − μ)ᵀ / √(n − 1)`` instead (``Gᵀ Σr G``, ``n × n``), so no ``d × d`` covariance of
+    the small set is ever formed. Equals :func:`beyondfid.metrics.frechet_distance` (tested).
     """
-    a = np.asarray(x, dtype=np.float64)
-    n, d = a.shape
-    if n > d:
+
+    def __init__(self, mu: np.ndarray, sigma: np.ndarray) -> None:
+        self.mu = np.asarray(mu, np.float64)
+        self.sigma = 0.5 * (np.asarray(sigma, np.float64) + np.asarray(sigma, np.float64).T)
+        self.trace = float(np.trace(self.sigma))
+        self._factor: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> "Reference":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SingularCovarianceWarning)
-            mu, sigma = compute_stats(a, warn_singular=False)
-        return frechet_distance(mu, sigma, mu_r, sigma_r)
-    if n < 2:
-        raise FidClassesError("the covariance needs at least 2 rows")
-    mu = a.mean(0)
-    f = (a - mu).T / np.sqrt(n - 1)
-    m = f.T @ (np.asarray(sigma_r, np.float64) @ f)
-    lam = np.linalg.eigvalsh(0.5 * (m + m.T))
-    diff = mu - np.asarray(mu_r, np.float64)
-    return max(float(diff @ diff + np.trace(sigma_r) + (f * f).sum() - 2.0 * _eig_clean_sqrt_sum(lam)), 0.0)
+            return cls(*compute_stats(x, warn_singular=False))
+
+    @property
+    def factor(self) -> np.ndarray:
+        if self._factor is None:
+            w, v = np.linalg.eigh(self.sigma)
+            keep = w > 4.0 * np.sqrt(len(w)) * np.finfo(np.float64).eps * max(float(w[-1]), 0.0)
+            self._factor = v[:, keep] * np.sqrt(w[keep])
+        return self._factor
+
+    def fd_stats(self, mu: np.ndarray, sigma: np.ndarray) -> float:
+        """Fréchet distance of ``N(mu, sigma)`` from this reference (``Fᵀ Σ F`` with the cached factor)."""
+        f = self.factor
+        m = f.T @ (np.asarray(sigma, np.float64) @ f)
+        lam = np.linalg.eigvalsh(0.5 * (m + m.T))
+        diff = np.asarray(mu, np.float64) - self.mu
+        return max(float(diff @ diff + self.trace + np.trace(sigma) - 2.0 * _eig_clean_sqrt_sum(lam)), 0.0)
+
+    def fd(self, x: np.ndarray) -> float:
+        """Fréchet distance of the Gaussian fitted to the rows of ``x`` from this reference."""
+        a = np.asarray(x, dtype=np.float64)
+        n, d = a.shape
+        if n < 2:
+            raise FidClassesError("the covariance needs at least 2 rows")
+        if n > d:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SingularCovarianceWarning)
+                return self.fd_stats(*compute_stats(a, warn_singular=False))
+        else:
+            mu = a.mean(0)
+            g = (a - mu).T / np.sqrt(n - 1)
+            m = g.T @ (self.sigma @ g)
+            tr_other = float((g * g).sum())
+        lam = np.linalg.eigvalsh(0.5 * (m + m.T))
+        diff = mu - self.mu
+        return max(float(diff @ diff + self.trace + tr_other - 2.0 * _eig_clean_sqrt_sum(lam)), 0.0)
 
 
-def fd(x: np.ndarray, y: np.ndarray | tuple[np.ndarray, np.ndarray]) -> float:
+def fd_to_stats(x: np.ndarray, mu_r: np.ndarray, sigma_r: np.ndarray) -> float:
+    """Fréchet distance between the Gaussian fitted to the rows of ``x`` and ``N(mu_r, sigma_r)``
+    (:class:`Reference`; build a :class:`Reference` once when comparing many sets with one)."""
+    return Reference(mu_r, sigma_r).fd(x)
+
+
+def fd(x: np.ndarray, y: "np.ndarray | tuple[np.ndarray, np.ndarray] | Reference") -> float:
     """Fréchet distance between feature sets (``y`` may be precomputed ``(mu, sigma)``), via
     :func:`fd_to_stats`; small-sample singular-covariance warnings are silenced (the notebooks
     state the sample sizes)."""
+    if isinstance(y, Reference):
+        return y.fd(x)
     if isinstance(y, tuple):
         return fd_to_stats(x, *y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SingularCovarianceWarning)
-        my, sy = compute_stats(y, warn_singular=False)
-    return fd_to_stats(x, my, sy)
+    return Reference.of(y).fd(x)
 
 
 class _Spaces(dict):
@@ -204,6 +241,12 @@ class World:
             self._sets[name] = FeatureSet(name, ev["effnet"], self.logits_of(ev["effnet"]),
                                           _Spaces(self.cfg, name, self.spaces, ev))
         return self._sets[name]
+
+    def labels(self, name: str) -> np.ndarray | None:
+        """The zoo's domain-classifier labels of a set (None when the profile has no classifier)."""
+        from ..zoo.eval import load_eval
+
+        return load_eval(self.cfg, name).get("labels")
 
     def extra(self, set_name: str, space: str) -> np.ndarray:
         """An array written by ``fid_features`` (e.g. the sibling network's features of a set)."""
