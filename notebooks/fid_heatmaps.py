@@ -51,11 +51,12 @@ import seaborn as sns
 
 from beyondfid.config import load_config
 from beyondfid.features import _forward
-from beyondfid.fidclasses.heatmaps import (add_region_noise, agreement_table, compute_heatmaps, important_half,
-                                           leave_one_out_gradients, oracle_map, overlay, spearman, subject_mask,
-                                           to_image_size, top_fraction_iou, upsample)
-from beyondfid.fidclasses.sets import World, fd
-from beyondfid.extractors import probabilities
+from beyondfid.extractors import get_extractor, probabilities
+from beyondfid.fidclasses.heatmaps import (add_region_noise, agreement_table, compute_heatmaps, gradcam_controls_table,
+                                           important_half, leave_one_out_gradients, map_size_table, noise_fid_table,
+                                           oracle_map, overlay, subject_mask, to_image_size, upsample)
+from beyondfid.fidclasses.sets import Reference, World
+from beyondfid.fidclasses.tables import top1_shares
 from beyondfid.report import save_figure, save_metrics, save_table
 from beyondfid.stats import compute_stats
 
@@ -130,12 +131,7 @@ show_overlays(np.arange(min(H.n_show, N)), "fig3_heatmaps.png",
 # ## Fig. 4a: Top-1 ImageNet classes of real and generated images
 
 # %%
-real_counts = np.bincount(real.top1, minlength=1000) / len(real)
-gen_counts = np.bincount(top1, minlength=1000) / N
-order = np.argsort(-real_counts, kind="stable")[:25]
-hist = pd.DataFrame({"class": [names[k] for k in order] * 2,
-                     "share": np.concatenate([real_counts[order], gen_counts[order]]),
-                     "set": [f"real ({P.real})"] * len(order) + [f"generated ({P.generated})"] * len(order)})
+hist = top1_shares({f"real ({P.real})": real.top1, f"generated ({P.generated})": top1}, names, k=25)
 fig, ax = plt.subplots(figsize=(9, 3.6))
 sns.barplot(data=hist, x="class", y="share", hue="set", ax=ax)
 ax.tick_params(axis="x", rotation=90, labelsize=7)
@@ -152,7 +148,6 @@ save_table(hist, out / "table_fig4a_top1", note=f"{scale}.")
 freq = np.argsort(-np.bincount(top1, minlength=1000), kind="stable")[: H.classes_shown]
 groups = [("all classes", np.arange(N))] + [(names[k], np.flatnonzero(top1 == k)) for k in freq]
 fig, axes = plt.subplots(2, len(groups), figsize=(1.9 * len(groups), 4.0), squeeze=False)
-mean_rows = []
 for j, (label, idx) in enumerate(groups):
     mean_img = images[idx].astype(np.float64).mean(0).mean(0)
     mean_heat = fid01[idx].mean(0)
@@ -161,7 +156,6 @@ for j, (label, idx) in enumerate(groups):
     axes[1, j].imshow(mean_heat, cmap="viridis", vmin=0, vmax=max(float(mean_heat.max()), 1e-12))
     for a in axes[:, j]:
         a.axis("off")
-    mean_rows.append({"group": label, "images": len(idx)})
 fig.suptitle(f"Mean images (top) and mean FID heatmaps (bottom) ({cfg.profile})", fontsize=9)
 fig.tight_layout()
 save_figure(fig, out / "fig4b_fig12_mean_heatmaps.png")
@@ -193,16 +187,9 @@ agree
 # median-ranked (rank 500) class, and with the plain channel mean of the maps (where the network is active).
 
 # %%
-ctrl_rows = []
-for name, m in [("Top-1 class Grad-CAM", hm.cls), *[(k, v) for k, v in hm.extra.items()]]:
-    m01 = to_image_size(m, size)
-    rho = spearman(fid01, m01)
-    row = {"compared with the FID heatmap": name, "Spearman mean": np.nanmean(rho), "Spearman std": np.nanstd(rho),
-           "IoU top quarter": np.nanmean(top_fraction_iou(fid01, m01, H.top_fraction))}
-    if subject:
-        row["its own Spearman with the mask"] = np.nanmean(spearman(m01, mask))
-    ctrl_rows.append(row)
-ctrl = pd.DataFrame(ctrl_rows)
+ctrl = gradcam_controls_table(fid01, {"Top-1 class Grad-CAM": cls01,
+                                       **{k: to_image_size(v, size) for k, v in hm.extra.items()}},
+                              mask if subject else None, H.top_fraction)
 save_table(ctrl, out / "table_gradcam_controls",
            note=f"{scale}. Spearman rank correlation over the {size} x {size} pixels, mean over {N} images.")
 ctrl
@@ -217,20 +204,14 @@ rand_half = important_half(np.random.default_rng(P.seed).random(imp.shape))  # c
 regions = {"important half": imp, "unimportant half": ~imp, "random half (control)": rand_half,
            "everywhere": np.ones_like(imp)}
 base_img = images[:n_noise]
+ref_real = Reference(mu_r, sigma_r)
 
 
 def fid_of(imgs: np.ndarray) -> float:
-    feats = np.concatenate([_forward(ext, imgs[lo:lo + 500])["features"] for lo in range(0, len(imgs), 500)])
-    return fd(feats, (mu_r, sigma_r))
+    return ref_real.fd(np.concatenate([_forward(ext, imgs[lo:lo + 500])["features"] for lo in range(0, len(imgs), 500)]))
 
 
-fid_clean = fid_of(base_img)
-rows10 = [{"region": r, "noise std": 0.0, "FID": fid_clean} for r in regions]
-for sigma in H.noise_scale_list:
-    for j, (rname, reg) in enumerate(regions.items()):
-        noisy = add_region_noise(base_img, reg, sigma, seed=P.seed + j)
-        rows10.append({"region": rname, "noise std": sigma, "FID": fid_of(noisy)})
-fig10 = pd.DataFrame(rows10)
+fig10 = noise_fid_table(base_img, regions, H.noise_scale_list, fid_of, seed=P.seed)
 save_table(fig10, out / "table_fig10_noise", note=f"{scale}; the first {n_noise} samples noised, FID vs {P.real}.")
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [1.2, 1]})
 sns.lineplot(data=fig10, x="noise std", y="FID", hue="region", marker="o", ax=ax[0])
@@ -257,25 +238,11 @@ fig10
 
 # %%
 t_imgs = images[: min(H.timing_images, N)]
-timing = []
-from beyondfid.extractors import get_extractor
-
-sizes = [cfg.params.features.resolution] + ([224] if ext.name.startswith("effnet") else [])  # Inception: 299 only
-for res in sizes:
-
-    e = ext if res == cfg.params.features.resolution else get_extractor(cfg.params.features.extractor, resolution=res,
-                                                                         weights=cfg.params.weights, root=cfg.root)
-    e.spatial_maps(e.preprocess(t_imgs[:2]))  # warm-up
-    t0 = time.perf_counter()
-    maps = e.spatial_maps(e.preprocess(t_imgs))
-    dt = time.perf_counter() - t0
-    row = {"input px": res, "map grid": f"{maps.shape[2]} x {maps.shape[3]}", "ms per image": 1e3 * dt / len(t_imgs)}
-    if subject:
-        orc = to_image_size(oracle_map(mask, maps.shape[2:]), size)
-        row["oracle Spearman with mask"] = float(np.nanmean(spearman(orc, mask)))
-    timing.append(row)
-timing = pd.DataFrame(timing)
-timing["cost vs mini"] = timing["ms per image"] / timing["ms per image"].iloc[0]
+res = cfg.params.features.resolution
+nets = {res: ext}
+if ext.name.startswith("effnet"):  # Inception (paper profile) runs at 299 px only
+    nets[224] = get_extractor(cfg.params.features.extractor, resolution=224, weights=cfg.params.weights, root=cfg.root)
+timing = map_size_table(nets, t_imgs, mask if subject else None, size)
 save_table(timing, out / "table_map_size", note=f"{scale}. Forward to the last maps, {len(t_imgs)} images, "
                                                  "this machine (timings are indicative).")
 timing
@@ -283,6 +250,7 @@ timing
 # %%
 metrics = {"profile": cfg.profile, "images": N, "map_grid": list(hm.fid.shape[1:]), "feature_gap": feat_gap,
            "fig10": fig10.to_dict("records"), "map_size": timing.to_dict("records"),
+           "gradcam_controls": ctrl.to_dict("records"),
            "seconds": time.perf_counter() - t_start}
 if subject:
     a = agree.set_index("map")

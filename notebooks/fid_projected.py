@@ -40,12 +40,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from beyondfid.config import load_config
 from beyondfid.fidclasses.projected import comparison_table, select_comparison
 from beyondfid.fidclasses.sets import World
-from beyondfid.fidclasses.tables import PAPER_FIG16
+from beyondfid.fidclasses.tables import fig7_table
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
 t_start = time.perf_counter()
@@ -73,16 +72,8 @@ selection
 
 # %%
 comp = comparison_table(world, chosen, n, F.sibling, J.pr_k)
-ratio = {c: float(comp[c].iloc[0] / comp[c].iloc[1]) for c in comp.columns if c not in ("model", "n")}
-ratio_row = pd.DataFrame([{"model": f"ratio {P.projected} / {chosen}", "n": n, **ratio}])
-pp, ps = PAPER_FIG16["Projected FastGAN"], PAPER_FIG16["StyleGAN2"]
-paper_rows = pd.DataFrame([
-    {"model": "paper: Projected FastGAN (FFHQ)", "FID": pp["FID"], f"FD_{world.primary}": pp["FID_CLIP"], "recall": pp["recall"]},
-    {"model": "paper: StyleGAN2 (FFHQ)", "FID": ps["FID"], f"FD_{world.primary}": ps["FID_CLIP"], "recall": ps["recall"]},
-    {"model": "paper: ratio", "FID": pp["FID"] / ps["FID"], f"FD_{world.primary}": pp["FID_CLIP"] / ps["FID_CLIP"],
-     "recall": pp["recall"] / ps["recall"]},
-])
-table = pd.concat([comp, ratio_row, paper_rows], ignore_index=True)
+table = fig7_table(comp, P.projected, chosen, world.primary)
+ratio = table[table["model"].str.startswith("ratio")].iloc[0].drop(["model", "n"]).astype(float).to_dict()
 save_table(table, out / "table_fig7",
            note=f"{scale}. The paper's FID_CLIP is put in the FD_{world.primary} column (its role here). FD_{F.sibling}: "
                 f"the sibling network, against the first {F.sibling_real} {P.real} rows. A ratio < 1 favours "

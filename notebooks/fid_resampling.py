@@ -48,12 +48,12 @@ import pandas as pd
 import seaborn as sns
 
 from beyondfid.config import load_config
-from beyondfid.fidclasses.attack import Scorer, draw_scores, official_protocol, random_scores
-from beyondfid.fidclasses.matching import top1_match, top_n_pair
+from beyondfid.fidclasses.attack import (Scorer, class_shift_table, draw_scores, official_protocol, random_scores,
+                                         top_n_sweep, weight_group_table)
+from beyondfid.fidclasses.matching import match_summary, top1_match
 from beyondfid.fidclasses.resampling import effective_sample_size, optimize_weights, sample_with_weights
 from beyondfid.fidclasses.sets import World
 from beyondfid.fidclasses.tables import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, before_after_table
-from beyondfid.metrics import precision_recall
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
 t_start = time.perf_counter()
@@ -94,11 +94,7 @@ base.describe().loc[["mean", "std"]]
 # %%
 matches = [top1_match(real.top1, pool.top1, N, 1000, seed=s) for s in range(P.seed, P.seed + R.top1_evals)]
 top1 = scorer.score_many(lambda s: matches[s - P.seed].indices, range(P.seed, P.seed + R.top1_evals))
-m0 = matches[0]
-match_info = {"draws": int(np.mean([m.draws for m in matches])), "shortfall": int(np.mean([m.shortfall for m in matches])),
-              "short_classes": int(np.mean([len(m.short_classes) for m in matches])),
-              "total_variation_to_target": float(np.mean([m.total_variation() for m in matches])),
-              "random_total_variation": float(0.5 * np.abs(np.bincount(pool.top1[:N], minlength=1000) - m0.target).sum() / N)}
+match_info = match_summary(matches, pool.top1, N)
 print(match_info)
 rows1 = [("FID (vs real_train)", "FID", "FID"), ("FID vs real_heldout (never seen)", "FID_heldout", None)]
 rows1 += [(f"FD_{s}" + (" (FID_CLIP's role)" if s == prim else ""), f"FD_{s}", "FID_CLIP" if s == prim else None)
@@ -106,8 +102,8 @@ rows1 += [(f"FD_{s}" + (" (FID_CLIP's role)" if s == prim else ""), f"FD_{s}", "
 t1 = before_after_table(base.iloc[: R.top1_evals], {"Top-1 matching": top1}, rows1, PAPER_TABLE1)
 save_table(t1, out / "table1", float_format="{:.4g}",
            note=f"{scale}. Before: {R.top1_evals} random picks; after: {R.top1_evals} independent Top-1 matchings "
-                f"({match_info['draws']} pool images examined per matching; shortfall {match_info['shortfall']} "
-                f"images in {match_info['short_classes']} classes, filled at random; TV distance to the target "
+                f"({match_info['draws']:.0f} pool images examined per matching; shortfall {match_info['shortfall']:.0f} "
+                f"images in {match_info['short_classes']:.0f} classes, filled at random; TV distance to the target "
                 f"histogram {match_info['total_variation_to_target']:.3f} vs {match_info['random_total_variation']:.3f} "
                 f"for a random pick). Paper: FFHQ, StyleGAN2, 0.8-1.5M draws for 50k.")
 t1
@@ -180,16 +176,12 @@ t2
 lab_real, lab_pool = world.labels(P.real), world.labels(P.pool)
 shift = pd.DataFrame()
 if lab_real is not None and lab_pool is not None:
-    from beyondfid.fidclasses.sensitivity import class_total_variation
-
     picks = {"random": [np.sort(np.random.default_rng(s).choice(len(pool), N, replace=False)) for s in seeds],
              "Top-1 matching": [m.indices for m in matches],
              "pre-logit resampling (PL)": [sample_with_weights(run_pl.probabilities, N, s) for s in seeds],
              "logit resampling (L)": [sample_with_weights(run_l.probabilities, N, s) for s in seeds],
              "control: PL weights permuted": [sample_with_weights(perm, N, s) for s in seeds]}
-    shift = pd.DataFrame([{"pick": k, "class TV to real_train": np.mean([class_total_variation(lab_pool[i], lab_real)
-                                                                         for i in v]),
-                           "unique images": np.mean([len(np.unique(i)) for i in v])} for k, v in picks.items()])
+    shift = class_shift_table(picks, lab_pool, lab_real)
     save_table(shift, out / "table_class_shift", note=f"{scale}. Domain-classifier labels (zoo_eval), mean over picks.")
 shift
 
@@ -215,7 +207,7 @@ t3
 # %%
 k = max(1, int(R.weight_share * len(pool)))
 order = np.argsort(run_pl.probabilities, kind="stable")
-low, high = order[:k], order[-k:]
+low, high = order[:k], order[-k:]  # the groups weight_group_table scores below
 rng = np.random.default_rng(P.seed)
 show_low = np.sort(rng.choice(low, min(R.grid_n, k), replace=False))
 show_high = np.sort(rng.choice(high, min(R.grid_n, k), replace=False))
@@ -229,10 +221,8 @@ fig.suptitle(f"Pre-logit resampling weights, uncurated ({cfg.profile})", fontsiz
 fig.tight_layout()
 save_figure(fig, out / "fig5_weights.png")
 plt.show()
-prec = {name: precision_recall(real.second[prim], pool.second[prim][idx], k=3)[0] if len(idx) > 3 else float("nan")
-        for name, idx in (("lowest", low), ("highest", high), ("all", np.arange(len(pool))))}
-fig5 = pd.DataFrame([{"group": g, f"precision in {prim} space": v, "images": len(low) if g != "all" else len(pool)}
-                     for g, v in prec.items()])
+fig5 = weight_group_table(real.second[prim], pool.second[prim], run_pl.probabilities, R.weight_share, prim)
+prec = dict(zip(fig5["group"], fig5[f"precision in {prim} space"]))
 save_table(fig5, out / "table_fig5_precision",
            note=f"{scale}. Share of each weight group inside the real manifold (k = 3) in the {prim} space.")
 fig5
@@ -241,19 +231,8 @@ fig5
 # ## Fig. 6: Top-N and middle-N matching
 
 # %%
-rows6 = []
-for mode in ("top", "middle"):
-    for n_cls in R.top_n_list:
-        rb, pb, keep_cols = top_n_pair(real.logits, pool.logits, n_cls, mode)
-        if keep_cols.sum() < 2:  # no class occurs at these ranks in both sets (tiny smoke sets)
-            print(f"{mode}-{n_cls}: {int(keep_cols.sum())} shared columns, skipped")
-            continue
-        r = optimize_weights(rb, pb, **dict(opt_kw, max_iter=R.top_n_max_iter))
-        sc = draw_scores(scorer, r.probabilities, N, range(P.seed, P.seed + R.top_n_draws), heldout=False,
-                         spaces=(prim,))
-        rows6.append({"mode": mode, "N": n_cls, "columns": int(keep_cols.sum()), "iterations": r.iterations,
-                      "FID": sc["FID"].mean(), f"FD_{prim}": sc[f"FD_{prim}"].mean()})
-fig6 = pd.DataFrame(rows6)
+fig6 = top_n_sweep(scorer, real.logits, pool.logits, R.top_n_list, N, range(P.seed, P.seed + R.top_n_draws), prim,
+                   **dict(opt_kw, max_iter=R.top_n_max_iter))
 save_table(fig6, out / "table_fig6", note=f"{scale}. Weights optimised on N-hot Top-N (or middle-N) class vectors; "
                                           f"{R.top_n_draws} draws per point.")
 b_fid, b_fd = base["FID"].mean(), base[f"FD_{prim}"].mean()
@@ -267,6 +246,7 @@ top = 1.15 * max(1.0, fig6["FID"].max() / b_fid, fig6[f"FD_{prim}"].max() / b_fd
 ax.set_ylim(0, top * b_fid)  # both axes: the unoptimised value at the same height, zero at the bottom
 ax2.set_ylim(0, top * b_fd)
 ax.axhline(b_fid, color="gray", lw=0.8, ls=":")
+ax.axhline(pl["FID"].mean(), color="tab:green", lw=0.8, ls="-.", label="FID^PL (Table 2)")
 ax.set_xscale("log")
 ax.set_xlabel("N (classes in the N-hot vectors)")
 ax.set_ylabel("FID (solid)")

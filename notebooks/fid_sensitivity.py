@@ -49,8 +49,9 @@ import pandas as pd
 import seaborn as sns
 
 from beyondfid.config import MODELS, load_config
-from beyondfid.fidclasses.sensitivity import instance_table, kendall_tau, pearson_with_ci, sample_count_table
-from beyondfid.fidclasses.sets import World, fd
+from beyondfid.fidclasses.sensitivity import (instance_table, kendall_tau, pearson_with_ci, prelogit_logit_table,
+                                              ranking_table, sample_count_table)
+from beyondfid.fidclasses.sets import World
 from beyondfid.fidclasses.tables import PAPER_FIG8A, PAPER_FIG8B
 from beyondfid.report import save_figure, save_metrics, save_table
 
@@ -99,37 +100,21 @@ clf_seeds = (0,) + F.classifier_seed_list if F.classifier_seed_list else ()
 for s in clf_seeds:
     spaces[f"domain classifier, seed {s} (instance analogue)"] = (world.extra(P.real, f"classifier_s{s}"),
                                                                  world.extra(P.generated, f"classifier_s{s}"))
-t8b = instance_table(spaces, S.instance_n, seeds)
-is_clf = t8b["feature space"].str.startswith("domain classifier")
-t8b.loc[is_clf, "change vs first"] = np.nan  # another network's FD scale: only seed vs seed is comparable
-if clf_seeds:
-    first = t8b[t8b["feature space"].str.startswith("domain classifier")]["FD mean"].iloc[0]
-    t8b["change vs seed 0"] = np.where(t8b["feature space"].str.startswith("domain classifier"),
-                                       t8b["FD mean"] / first - 1.0, np.nan)
-t8b["paper"] = [f"TensorFlow Inception: {PAPER_FIG8B['TensorFlow'][0]} ± {PAPER_FIG8B['TensorFlow'][1]}",
-                f"PyTorch Inception: {PAPER_FIG8B['PyTorch'][0]} ± {PAPER_FIG8B['PyTorch'][1]} (-30.4%)"] + \
-               ["–"] * (len(t8b) - 2)
+groups = {k: ("classifier instances" if k.startswith("domain classifier") else "ImageNet networks") for k in spaces}
+t8b = instance_table(spaces, S.instance_n, seeds, groups, PAPER_FIG8B)
 save_table(t8b, out / "table_fig8b_instance",
            note=f"{scale}; {S.instance_n} + {S.instance_n} per seed from the first {n_r} {P.real} rows and {n_g} "
-                f"{P.generated} samples, {S.seeds} seeds. FDs of different networks live on different scales: "
-                f"compare within a row's seeds and between the two classifier seeds.")
+                f"{P.generated} samples, {S.seeds} seeds. FDs of different networks live on different scales; the "
+                f"change is relative to the first row of the same group. Paper: TF vs PyTorch Inception-V3 -30.4%.")
 t8b
 
 # %% [markdown]
 # ### Does the instance change the *ranking* of the zoo's models? (Lucic et al.'s question, App. A)
 
 # %%
-rank_rows = []
+ranks, taus = pd.DataFrame(), {}
 if clf_seeds:
-    held = world.load(P.heldout)
-    for m in MODELS:
-        row = {"model": m, f"FID ({net})": fd(world.load(m).features, held.features)}
-        for s in clf_seeds:
-            row[f"FD classifier s{s}"] = fd(world.extra(m, f"classifier_s{s}"), world.extra(P.heldout, f"classifier_s{s}"))
-        rank_rows.append(row)
-ranks = pd.DataFrame(rank_rows)
-taus = {}
-if len(ranks):
+    ranks = ranking_table(world, MODELS, [f"classifier_s{s}" for s in clf_seeds], P.heldout)
     cols = [c for c in ranks.columns if c != "model"]
     taus = {f"{a} vs {b}": kendall_tau(ranks[a], ranks[b]) for i, a in enumerate(cols) for b in cols[i + 1:]}
     save_table(ranks, out / "table_instance_ranking",
@@ -142,18 +127,9 @@ ranks
 
 # %%
 snaps = world.snapshots()
-rows9 = []
-for name in snaps:
-    s = world.load(name)
-    rows9.append({"set": name, "kind": "GAN snapshot", "n": len(s), "FID pre-logits": fd(s.features, real.features),
-                  "FID logits": fd(s.logits, real.logits)})
-n_snap = rows9[0]["n"] if rows9 else 0
-for m in MODELS:
-    s = world.load(m)
-    k = min(n_snap or len(s), len(s))
-    rows9.append({"set": m, "kind": "zoo model", "n": k, "FID pre-logits": fd(s.features[:k], real.features),
-                  "FID logits": fd(s.logits[:k], real.logits)})
-t9 = pd.DataFrame(rows9)
+t9 = prelogit_logit_table(world, snaps, "GAN snapshot")
+n_snap = int(t9["n"].iloc[0]) if len(t9) else None
+t9 = pd.concat([t9, prelogit_logit_table(world, MODELS, "zoo model", n=n_snap)], ignore_index=True)
 corr = {}
 for kind in ("GAN snapshot", "zoo model"):
     d = t9[t9["kind"] == kind]

@@ -20,7 +20,8 @@ from .sets import FeatureSet, Reference
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Scorer", "relative_change", "draw_scores", "random_scores", "official_protocol"]
+__all__ = ["Scorer", "relative_change", "draw_scores", "random_scores", "official_protocol", "top_n_sweep",
+           "weight_group_table", "class_shift_table"]
 
 
 def relative_change(after: float, before: float) -> float:
@@ -104,3 +105,57 @@ def official_protocol(scorer: Scorer, snapshots: dict[int, np.ndarray], n: int, 
     df = pd.DataFrame(rows)
     df["kept"] = df["min FID"] == df["min FID"].min()
     return df
+
+
+def top_n_sweep(scorer: Scorer, real_logits: np.ndarray, pool_logits: np.ndarray, ns: Sequence[int], n: int,
+                seeds: Sequence[int], space: str, **opt_kw: Any) -> "pd.DataFrame":
+    """Fig. 6: for Top-N and middle-N N-hot vectors, optimise the resampling weights on them and score
+    draws of ``n`` in FID and ``FD_<space>``. Settings with fewer than two class columns shared by both
+    sets are skipped (possible only for tiny sets)."""
+    import pandas as pd
+
+    from .matching import top_n_pair
+    from .resampling import optimize_weights
+
+    rows = []
+    for mode in ("top", "middle"):
+        for k in ns:
+            rb, pb, keep = top_n_pair(real_logits, pool_logits, k, mode)
+            if keep.sum() < 2:
+                continue
+            r = optimize_weights(rb, pb, **opt_kw)
+            sc = draw_scores(scorer, r.probabilities, n, seeds, heldout=False, spaces=(space,))
+            rows.append({"mode": mode, "N": k, "columns": int(keep.sum()), "iterations": r.iterations,
+                         "converged": r.converged, "FID": sc["FID"].mean(), f"FD_{space}": sc[f"FD_{space}"].mean()})
+    return pd.DataFrame(rows)
+
+
+def weight_group_table(real_second: np.ndarray, pool_second: np.ndarray, probabilities: np.ndarray, share: float,
+                       space: str, k: int = 3) -> "pd.DataFrame":
+    """Fig. 5's check: the share of the lowest / highest ``share`` of weights (and of the whole pool) that
+    lies on the real manifold (improved precision, neighbourhood ``k``) in a second-opinion space."""
+    import pandas as pd
+
+    from ..metrics import precision_recall
+
+    m = max(1, int(share * len(probabilities)))
+    order = np.argsort(probabilities, kind="stable")
+    groups = {"lowest": order[:m], "highest": order[-m:], "all": np.arange(len(probabilities))}
+    return pd.DataFrame([{"group": g, f"precision in {space} space":
+                          precision_recall(real_second, pool_second[i], k=k)[0] if len(i) > k else np.nan,
+                          "images": len(i)} for g, i in groups.items()])
+
+
+def class_shift_table(picks: dict[str, list[np.ndarray]], pool_labels: np.ndarray, real_labels: np.ndarray
+                      ) -> "pd.DataFrame":
+    """Total-variation distance between the class histogram (e.g. the zoo's domain classifier) of each
+    attack's picks and the real set's, with the unique images per pick; means over the picks."""
+    import pandas as pd
+
+    from .sensitivity import class_total_variation
+
+    return pd.DataFrame([{"pick": name, "class TV to real": float(np.mean([class_total_variation(pool_labels[i],
+                                                                                               real_labels)
+                                                                          for i in idx])),
+                          "unique images": float(np.mean([len(np.unique(i)) for i in idx]))}
+                         for name, idx in picks.items()])

@@ -63,6 +63,9 @@ __all__ = [
     "add_region_noise",
     "to_image_size",
     "agreement_table",
+    "gradcam_controls_table",
+    "noise_fid_table",
+    "map_size_table",
 ]
 
 
@@ -407,3 +410,62 @@ def agreement_table(fid01: np.ndarray, cls01: np.ndarray, mask: np.ndarray, orac
                  "enrichment (mass / area)": 1.0, f"IoU top {top_fraction:g} with mask":
                  float(np.mean(top_fraction * area / (top_fraction + area - top_fraction * area)))})
     return pd.DataFrame(rows)
+
+
+def gradcam_controls_table(fid01: np.ndarray, maps01: dict[str, np.ndarray], mask: np.ndarray | None,
+                           top_fraction: float = 0.25) -> "Any":
+    """How closely the FID heatmap follows each comparison map (all at image resolution, in [0, 1]).
+
+    ``maps01``: e.g. the Top-1 class Grad-CAM and its controls (another class's Grad-CAM, the plain
+    activation map). Columns: Spearman mean/std over images, IoU of the top ``top_fraction``, and the
+    comparison map's own Spearman with the subject ``mask`` (when given).
+    """
+    import pandas as pd
+
+    rows = []
+    for name, m in maps01.items():
+        rho = spearman(fid01, m)
+        row = {"compared with the FID heatmap": name, "Spearman mean": np.nanmean(rho), "Spearman std": np.nanstd(rho),
+               f"IoU top {top_fraction:g}": np.nanmean(top_fraction_iou(fid01, m, top_fraction))}
+        if mask is not None:
+            row["its own Spearman with the mask"] = np.nanmean(spearman(m, mask))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def noise_fid_table(images: np.ndarray, regions: dict[str, np.ndarray], scales: Any, fid_of: Any,
+                    seed: int = 0) -> "Any":
+    """Fig. 10: FID (``fid_of(images) -> float``) of the images with noise of each std in ``scales`` added
+    inside each region (and the clean images at std 0, shared by every region)."""
+    import pandas as pd
+
+    clean = float(fid_of(images))
+    rows = [{"region": r, "noise std": 0.0, "FID": clean} for r in regions]
+    for sigma in scales:
+        for j, (name, reg) in enumerate(regions.items()):
+            rows.append({"region": name, "noise std": float(sigma),
+                         "FID": float(fid_of(add_region_noise(images, reg, float(sigma), seed=seed + j)))})
+    return pd.DataFrame(rows)
+
+
+def map_size_table(extractors: dict[int, Any], images: np.ndarray, mask: np.ndarray | None, size: int) -> "Any":
+    """Cost of the forward to the last maps per input resolution (``{px: extractor}``), the map grid, and
+    the ceiling a map of that grid can reach (the mask oracle's Spearman with the mask)."""
+    import time
+
+    import pandas as pd
+
+    rows = []
+    for res, e in extractors.items():
+        e.spatial_maps(e.preprocess(images[:2]))  # warm-up
+        t0 = time.perf_counter()
+        maps = e.spatial_maps(e.preprocess(images))
+        dt = time.perf_counter() - t0
+        row = {"input px": res, "map grid": f"{maps.shape[2]} x {maps.shape[3]}", "ms per image": 1e3 * dt / len(images)}
+        if mask is not None:
+            row["oracle Spearman with mask"] = float(np.nanmean(spearman(to_image_size(oracle_map(mask, maps.shape[2:]),
+                                                                                       size), mask)))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df["cost vs first"] = df["ms per image"] / df["ms per image"].iloc[0]
+    return df

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MatchingError", "Top1Match", "target_histogram", "top1_match", "rank_window", "binarize_top_n", "top_n_pair",
+__all__ = ["MatchingError", "Top1Match", "target_histogram", "top1_match", "match_summary", "rank_window", "binarize_top_n", "top_n_pair",
            "drop_empty_columns"]
 
 
@@ -138,3 +138,15 @@ def top_n_pair(real_logits: np.ndarray, gen_logits: np.ndarray, n: int, mode: st
     """Sec. 3.3's features: N-hot vectors of both sets with the empty columns dropped
     (:func:`binarize_top_n` + :func:`drop_empty_columns`)."""
     return drop_empty_columns(binarize_top_n(real_logits, n, mode), binarize_top_n(gen_logits, n, mode))
+
+
+def match_summary(matches: list[Top1Match], pool_classes: np.ndarray, n: int) -> dict[str, float]:
+    """Means over matchings: pool images examined, shortfall, classes short, TV distance to the target,
+    and a random pick's TV distance for comparison (the first ``n`` pool images)."""
+    m0 = matches[0]
+    rand = np.bincount(np.asarray(pool_classes)[:n], minlength=len(m0.target))
+    return {"draws": float(np.mean([m.draws for m in matches])),
+            "shortfall": float(np.mean([m.shortfall for m in matches])),
+            "short_classes": float(np.mean([len(m.short_classes) for m in matches])),
+            "total_variation_to_target": float(np.mean([m.total_variation() for m in matches])),
+            "random_total_variation": float(0.5 * np.abs(rand - m0.target).sum() / n)}

@@ -22,8 +22,10 @@ from .sets import fd
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .sets import World
+
 __all__ = ["subset_fids", "sample_count_table", "instance_table", "pearson_with_ci", "kendall_tau",
-           "class_total_variation"]
+           "class_total_variation", "prelogit_logit_table", "ranking_table"]
 
 
 def subset_fids(real: np.ndarray, gen: np.ndarray, n_real: int, n_gen: int, seeds: Sequence[int]) -> np.ndarray:
@@ -58,17 +60,28 @@ def sample_count_table(real: np.ndarray, gen: np.ndarray, counts: Sequence[int],
     return pd.DataFrame(rows)
 
 
-def instance_table(spaces: Mapping[str, tuple[np.ndarray, np.ndarray]], n: int, seeds: Sequence[int]) -> "pd.DataFrame":
-    """Fig. 8b: ``{label: (real, generated)}`` -> FD mean ± std over seeds at ``n + n``, and the change
-    relative to the first space."""
+def instance_table(spaces: Mapping[str, tuple[np.ndarray, np.ndarray]], n: int, seeds: Sequence[int],
+                   groups: Mapping[str, str] | None = None, paper: Mapping[str, tuple[float, float]] | None = None
+                   ) -> "pd.DataFrame":
+    """Fig. 8b: ``{label: (real, generated)}`` -> FD mean ± std over seeds at ``n + n``.
+
+    ``groups`` maps a label to its comparison group (FDs of different networks live on different
+    scales): "change" is relative to the first space of the same group. ``paper`` (e.g.
+    :data:`beyondfid.fidclasses.tables.PAPER_FIG8B`) fills a column with the paper's rows in order.
+    """
     import pandas as pd
 
     rows = []
     for label, (real, gen) in spaces.items():
         v = subset_fids(real, gen, n, n, seeds)
-        rows.append({"feature space": label, "FD mean": v.mean(), "FD std": v.std(ddof=1), "seeds": len(v)})
+        rows.append({"feature space": label, "group": (groups or {}).get(label, ""), "FD mean": v.mean(),
+                     "FD std": v.std(ddof=1), "seeds": len(v)})
     df = pd.DataFrame(rows)
-    df["change vs first"] = df["FD mean"] / df["FD mean"].iloc[0] - 1.0
+    first = df.groupby("group", sort=False)["FD mean"].transform("first")
+    df["change vs first of its group"] = df["FD mean"] / first - 1.0
+    if paper:
+        items = [f"{k}: {m} ± {s}" for k, (m, s) in paper.items()]
+        df["paper (FFHQ, Inception-V3)"] = (items + ["–"] * len(df))[: len(df)]
     return df
 
 
@@ -101,3 +114,38 @@ def class_total_variation(labels: Sequence[int], reference: Sequence[int]) -> fl
     k = int(max(a.max(initial=0), b.max(initial=0))) + 1
     pa, pb = np.bincount(a, minlength=k) / max(len(a), 1), np.bincount(b, minlength=k) / max(len(b), 1)
     return float(0.5 * np.abs(pa - pb).sum())
+
+
+def prelogit_logit_table(world: "World", sets: Sequence[str], kind: str, n: int | None = None) -> "pd.DataFrame":
+    """Fig. 9: FID in pre-logit and in logit space of each set (its first ``n`` images) vs the real set."""
+    import pandas as pd
+
+    from .sets import Reference
+
+    real = world.load(world.P.real)
+    ref_f, ref_l = Reference.of(real.features), Reference.of(real.logits)
+    rows = []
+    for name in sets:
+        s = world.load(name)
+        k = len(s) if n is None else min(n, len(s))
+        rows.append({"set": name, "kind": kind, "n": k, "FID pre-logits": ref_f.fd(s.features[:k]),
+                     "FID logits": ref_l.fd(s.logits[:k])})
+    return pd.DataFrame(rows)
+
+
+def ranking_table(world: "World", models: Sequence[str], spaces: Sequence[str], reference: str) -> "pd.DataFrame":
+    """Every model's FD from ``reference`` in the FID space and in each ``fid_features`` space (the same
+    samples), to compare rankings (:func:`kendall_tau`)."""
+    import pandas as pd
+
+    from .sets import Reference
+
+    net = world.cfg.params.features.extractor
+    ref = Reference.of(world.load(reference).features)
+    refs = {s: Reference.of(world.extra(reference, s)) for s in spaces}
+    rows = []
+    for m in models:
+        row = {"model": m, f"FID ({net})": ref.fd(world.load(m).features)}
+        row.update({f"FD {s}": refs[s].fd(world.extra(m, s)) for s in spaces})
+        rows.append(row)
+    return pd.DataFrame(rows)

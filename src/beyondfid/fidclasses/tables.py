@@ -14,7 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_FIG8A", "PAPER_FIG8B", "PAPER_FIG16",
+__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_FIG8A", "PAPER_FIG8B", "PAPER_FIG16", "top1_shares", "fig7_table",
            "paper_change_range", "before_after_table", "fmt"]
 
 DATASETS = ("FFHQ", "LSUN CAT", "LSUN CAR", "LSUN PLACES", "AFHQ-v2 DOG")
@@ -91,3 +91,35 @@ def before_after_table(before: "pd.DataFrame", after: Mapping[str, "pd.DataFrame
                             "paper change range (5 datasets)": f"{100 * lo:+.1f}% .. {100 * hi:+.1f}%"})
             out.append(row)
     return pd.DataFrame(out)
+
+
+def top1_shares(top1_by_set: Mapping[str, np.ndarray], names: Sequence[str], k: int = 25) -> "pd.DataFrame":
+    """Fig. 4a: the share of each set's images per Top-1 class, for the ``k`` classes most frequent in the
+    first set (long format: class, share, set)."""
+    import pandas as pd
+
+    from ..top1 import top1_counts, top1_order
+
+    sets = list(top1_by_set)
+    shares = {s: top1_counts(v, len(names)) / max(len(v), 1) for s, v in top1_by_set.items()}
+    order = top1_order(shares[sets[0]], k)
+    return pd.DataFrame({"class": [names[c] for c in order] * len(sets),
+                         "share": np.concatenate([shares[s][order] for s in sets]),
+                         "set": [s for s in sets for _ in order]})
+
+
+def fig7_table(comp: "pd.DataFrame", projected: str, chosen: str, primary: str) -> "pd.DataFrame":
+    """Fig. 7's table: our two rows, their ratio (< 1 favours the projected model), the paper's two rows
+    and ratio (its FID_CLIP in our primary second-opinion column)."""
+    import pandas as pd
+
+    ratio = {c: float(comp[c].iloc[0] / comp[c].iloc[1]) for c in comp.columns if c not in ("model", "n")}
+    pp, ps = PAPER_FIG16["Projected FastGAN"], PAPER_FIG16["StyleGAN2"]
+    paper_rows = pd.DataFrame([
+        {"model": "paper: Projected FastGAN (FFHQ)", "FID": pp["FID"], f"FD_{primary}": pp["FID_CLIP"], "recall": pp["recall"]},
+        {"model": "paper: StyleGAN2 (FFHQ)", "FID": ps["FID"], f"FD_{primary}": ps["FID_CLIP"], "recall": ps["recall"]},
+        {"model": "paper: ratio", "FID": pp["FID"] / ps["FID"], f"FD_{primary}": pp["FID_CLIP"] / ps["FID_CLIP"],
+         "recall": pp["recall"] / ps["recall"]},
+    ])
+    ratio_row = pd.DataFrame([{"model": f"ratio {projected} / {chosen}", "n": comp["n"].iloc[0], **ratio}])
+    return pd.concat([comp, ratio_row, paper_rows], ignore_index=True)
