@@ -265,7 +265,7 @@ def optimize_weights(real_features: Any, candidate_features: Any, *, method: str
                      dtype: torch.dtype | str = torch.float32, device: str = "cpu",
                      init_log_weights: Any = None, keep_weights_at: Sequence[int] = (),
                      callback: Callable[[int, float], None] | None = None, progress: bool = False,
-                     ) -> ResamplingResult:
+                     stop_when: Callable[[int, float], bool] | None = None) -> ResamplingResult:
     """Minimise the FID of the weighted candidate statistics (Eq. 3) over log-weights (Algorithm 1).
 
     Returns :class:`ResamplingResult` with ``probabilities`` (n,) = ``softmax(w)`` (≥ 0, sum 1) and
@@ -273,7 +273,8 @@ def optimize_weights(real_features: Any, candidate_features: Any, *, method: str
     the paper's pre-logit runs), ``adam`` (``lr`` default 0.05), ``mirror`` (Armijo-backtracked
     exponentiated gradient) or ``lbfgs`` (preconditioned L-BFGS, Armijo backtracking). Stops after
     ``max_iter`` iterations or ``max_evaluations`` objective evaluations, or when the FID fell by
-    less than ``tol`` (relative) over the last ``patience`` iterations (``tol=0``: never).
+    less than ``tol`` (relative) over the last ``patience`` iterations (``tol=0``: never), or when
+    ``stop_when(iteration, fid)`` returns True (benchmarks: stop at a target).
     ``dtype`` is the precision of the chunk products (``"float64"`` for tests and oracles).
     """
     if method not in METHODS:
@@ -395,6 +396,9 @@ def optimize_weights(real_features: Any, candidate_features: Any, *, method: str
             bar.set_postfix(fid=f"{val:.4g}")
         if not math.isfinite(val):
             message = f"FID became non-finite at iteration {it}; lower the learning rate"
+            break
+        if stop_when is not None and stop_when(it, val):
+            message = f"stop_when was met at iteration {it}"
             break
         if tol > 0 and it >= patience and hist[-1 - patience] - val <= tol * max(abs(hist[-1 - patience]), 1e-300):
             converged = True
