@@ -195,3 +195,22 @@ def test_readme_cites_papers_by_title_and_arxiv_id(repo):
     assert "shared/papers" not in text  # a fresh clone has no ../shared/
     for arxiv in ("2405.02700", "2203.06026", "2405.18029"):
         assert f"arXiv {arxiv}" in text or f"arXiv:{arxiv}" in text, arxiv
+
+
+def test_paper2_settings_are_validated(raw):
+    """Paper 2's sections: typos, bad lists and impossible sizes are named before any work."""
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["fid_heatmaps"]["noise_scales"] = "0.05,-1"
+    assert "profiles.mini.fid_heatmaps.noise_scales" in _err(bad)
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["fid_resampling"]["method"] = "sgd"
+    assert "profiles.mini.fid_resampling.method" in _err(bad)
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["fid_heatmaps"]["noise_images"] = 10_000
+    assert "noise_images" in _err(bad) and "eval_size" in _err(bad)
+    bad = copy.deepcopy(raw)
+    bad["profiles"]["mini"]["fid_features"]["classifier_seeds"] = "1,x"
+    assert "profiles.mini.fid_features.classifier_seeds" in _err(bad)
+    cfg = config_from_dict(raw, profile="mini")
+    assert cfg.params.fidclasses.second_opinion_names == ("ssl_contrastive", "ssl_masked")
+    assert cfg.params.fid_resampling.top_n_list == (1, 3, 10, 30, 100)

@@ -439,6 +439,139 @@ class ZooConfig(_Strict):
 
 
 
+# --------------------------------------------------------------------------------------
+# Paper 2: the role of ImageNet classes in FID (issues 11-12; beyondfid.fidclasses)
+# --------------------------------------------------------------------------------------
+
+def _floats(value: str, name: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(s) for s in _csv(value))
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated numbers, got {value!r}") from None
+
+
+def _ints(value: str, name: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in _csv(value))
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers, got {value!r}") from None
+
+
+class FidClassesConfig(_Strict):
+    """``profiles.<p>.fidclasses``: the sets and sizes every ``fid_*`` stage shares."""
+
+    real: str = Field("real_train", description="real set FID is computed against (the paper: the training set)")
+    heldout: str = Field("real_heldout", description="real images the attacks never see (transfer check)")
+    generated: str = Field("gan", description="the generated model (StyleGAN2's stand-in)")
+    pool: str = Field("gan_candidates", description="candidate pool of the same model for the attacks (5x)")
+    projected: str = Field("projected_gan", description="the model with an ImageNet-pretrained discriminator")
+    eval_size: int = Field(ge=3, description="generated images per FID (the paper's 50k)")
+    second_opinion: str = Field(description="comma-separated second-opinion spaces (FID_CLIP's role); first = primary")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @property
+    def second_opinion_names(self) -> tuple[str, ...]:
+        return _csv(self.second_opinion)
+
+
+class FidFeaturesConfig(_Strict):
+    """``profiles.<p>.fid_features``: what the ``fid_features`` stage extracts beyond zoo_eval."""
+
+    sibling: str = Field(description="a second ImageNet network (mini: effnet_lite1; paper: inception_torchvision)")
+    sibling_weights: str = Field("", description="local weight file of the sibling if it needs one (paper profile)")
+    sibling_real: int = Field(ge=3, description="rows of fidclasses.real that get sibling features")
+    sibling_generated: int = Field(ge=3, description="rows of fidclasses.generated that get sibling features")
+    compare_n: int = Field(ge=3, description="images per model in the projected-GAN comparison (Fig. 7)")
+    classifier_seeds: str = Field("", description="extra seeds of the zoo's domain classifier (instance analogue); "
+                                                  "'' = none")
+
+    @property
+    def classifier_seed_list(self) -> tuple[int, ...]:
+        return _ints(self.classifier_seeds, "classifier_seeds") if self.classifier_seeds.strip() else ()
+
+    @field_validator("classifier_seeds")
+    @classmethod
+    def _seeds(cls, v: str) -> str:
+        if v.strip():
+            _ints(v, "classifier_seeds")
+        return v
+
+
+class FidHeatmapsConfig(_Strict):
+    """``profiles.<p>.fid_heatmaps`` (paper 2, Sec. 2, Figs 2-4, 10-12)."""
+
+    n_show: int = Field(ge=1, description="single-image heatmaps shown (Figs 3, 11), first rows of the eval set")
+    classes_shown: int = Field(ge=1, description="frequent Top-1 classes with mean images/heatmaps (Figs 4b, 12)")
+    mask_threshold: int = Field(128, ge=1, le=255, description="silhouette mask: gray value >= this")
+    top_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="IoU of the top this-fraction of pixels")
+    noise_images: int = Field(ge=3, description="Fig. 10: generated images noised (first rows of the eval set)")
+    noise_scales: str = Field(description="Fig. 10: comma-separated noise std devs (pixel range [0, 1])")
+    timing_images: int = Field(ge=1, description="images timed at 128 vs 224 px (map-size decision)")
+
+    @field_validator("noise_scales")
+    @classmethod
+    def _scales(cls, v: str) -> str:
+        if any(x <= 0 for x in _floats(v, "noise_scales")):
+            raise ValueError("noise_scales must be positive")
+        return v
+
+    @property
+    def noise_scale_list(self) -> tuple[float, ...]:
+        return _floats(self.noise_scales, "noise_scales")
+
+
+class FidSensitivityConfig(_Strict):
+    """``profiles.<p>.fid_sensitivity`` (paper 2, App. A-B, Figs 8-9)."""
+
+    sample_counts: str = Field(description="Fig. 8a: comma-separated n (n real + n generated)")
+    all_generated: int = Field(ge=3, description="Fig. 8a's 'All + 50k' row: every real image + this many generated")
+    seeds: int = Field(ge=2, description="evaluations with different random subsets")
+    instance_n: int = Field(ge=3, description="Fig. 8b: n real + n generated per evaluation (from the sibling sets)")
+
+    @property
+    def sample_count_list(self) -> tuple[int, ...]:
+        return _ints(self.sample_counts, "sample_counts")
+
+
+class FidResamplingConfig(_Strict):
+    """``profiles.<p>.fid_resampling`` (paper 2, Sec. 3, Tables 1-3, Figs 5-6, Algorithm 1)."""
+
+    method: Literal["gd", "adam", "mirror", "lbfgs"] = Field(description="optimiser (benchmarks/resampling.py)")
+    max_iter: int = Field(ge=1, le=1_000_000)
+    tol: float = Field(ge=0.0, description="stop when FID fell by less than this (relative) over `patience` iterations")
+    patience: int = Field(10, ge=1)
+    dtype: Literal["float32", "float64"] = "float32"
+    draws: int = Field(ge=1, description="Table 2: draws of eval_size with replacement per evaluation (mean +- std)")
+    min_of: int = Field(3, ge=1, description="the official protocol's min over this many draws")
+    checkpoints: int = Field(ge=1, description="iterates scored with the official min-of-draws protocol")
+    top1_evals: int = Field(ge=1, description="Table 1: evaluations (independent matchings)")
+    kid_evals: int = Field(ge=1, description="Table 3: KID evaluations")
+    kid_subsets: int = Field(ge=1)
+    kid_subset_size: int = Field(ge=2)
+    top_n: str = Field(description="Fig. 6: comma-separated N for Top-N / middle-N matching")
+    top_n_draws: int = Field(ge=1, description="Fig. 6: draws per N")
+    top_n_max_iter: int = Field(ge=1, le=1_000_000, description="Fig. 6: iteration cap of each Top-N optimisation")
+    weight_share: float = Field(0.1, gt=0.0, lt=0.5, description="Fig. 5: lowest / highest share of weights shown")
+    grid_n: int = Field(64, ge=4, le=1024)
+
+    @property
+    def top_n_list(self) -> tuple[int, ...]:
+        return _ints(self.top_n, "top_n")
+
+
+class FidProjectedConfig(_Strict):
+    """``profiles.<p>.fid_projected`` (paper 2, Sec. 4, Fig. 7)."""
+
+    grid_n: int = Field(64, ge=4, le=1024)
+    pr_k: int = Field(3, ge=1, le=100, description="k of improved precision/recall")
+
+
+class FidSchematicConfig(_Strict):
+    """``profiles.<p>.fid_schematic`` (paper 2, Figs 1-2, drawn from the pipeline's data)."""
+
+    image_index: int = Field(0, ge=0, description="row of the real / generated set shown")
+
+
 class ProfileConfig(_Strict):
     seed: int = Field(0, ge=0)
     data: DataConfig
@@ -451,6 +584,13 @@ class ProfileConfig(_Strict):
     finc_model_bias: FincModelBiasConfig
     finc_memorization: FincMemorizationConfig
     zoo: ZooConfig
+    fidclasses: FidClassesConfig
+    fid_features: FidFeaturesConfig
+    fid_heatmaps: FidHeatmapsConfig
+    fid_sensitivity: FidSensitivityConfig
+    fid_resampling: FidResamplingConfig
+    fid_projected: FidProjectedConfig
+    fid_schematic: FidSchematicConfig
 
     @model_validator(mode="after")
     def _datasets_exist(self) -> "ProfileConfig":
@@ -500,6 +640,19 @@ class ProfileConfig(_Strict):
         if set(nov.missing_names) >= set(classes):
             raise FieldError(("finc_novelty.ref_missing",), f"removes every class of {nov.test!r}: the reference "
                                                             f"half would be empty")
+        return self
+
+    @model_validator(mode="after")
+    def _fid_sizes(self) -> "ProfileConfig":
+        n = self.fidclasses.eval_size
+        if self.fid_heatmaps.noise_images > n:
+            raise FieldError(("fid_heatmaps.noise_images", "fidclasses.eval_size"),
+                             f"noise_images={self.fid_heatmaps.noise_images} exceeds eval_size={n}")
+        if self.fid_sensitivity.instance_n > min(self.fid_features.sibling_real, self.fid_features.sibling_generated):
+            raise FieldError(("fid_sensitivity.instance_n", "fid_features.sibling_real", "fid_features.sibling_generated"),
+                             "instance_n exceeds sibling_real / sibling_generated")
+        if self.fid_resampling.kid_subset_size > n:
+            raise FieldError(("fid_resampling.kid_subset_size", "fidclasses.eval_size"), f"kid_subset_size exceeds eval_size={n}")
         return self
 
     @model_validator(mode="after")
