@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             for s in specs:
                 execute(cfg, s, args.runs_root, progress=not args.no_progress, dist=dist)
             return 0
+        import os
+        import time
+
         from .experiments import all_runs, runs_root
+        from .probes import extract_all
         from .runs import load_result, run_all
 
         specs = all_runs(cfg)
@@ -54,8 +58,31 @@ def main(argv: list[str] | None = None) -> int:
                 print(sp.run_id, "done" if done else "todo", sp.tag, sp.arch_name,
                       " vs ".join(sp.task.class_names), sp.task.n_train)
             return 0
-        results = run_all(cfg, specs, runs_root(cfg), progress=not args.no_progress)
-        print(f"{len(results)} runs finished in {runs_root(cfg)}")
+        rc = cfg.params.distclass.runner
+        t0 = time.perf_counter()
+        if rc.launcher == "torchrun" and "WORLD_SIZE" not in os.environ:
+            # re-launch this very command under torchrun: every run and the probe features use DDP
+            import subprocess
+
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                   f"--nproc_per_node={rc.nproc_per_node}", "-m", "beyondfid.distclass", *sys.argv[1:]]
+            return subprocess.run(cmd).returncode
+        if "WORLD_SIZE" in os.environ:
+            dist = init_distributed(rc.device)
+            if rc.threads:
+                import torch
+
+                torch.set_num_threads(rc.threads)
+            for sp in sorted(specs, key=lambda sp: -sp.cost):
+                execute(cfg, sp, runs_root(cfg), progress=not args.no_progress, dist=dist)
+        else:
+            dist = None
+            run_all(cfg, specs, runs_root(cfg), progress=not args.no_progress)
+        t1 = time.perf_counter()
+        extract_all(cfg, dist, progress=not args.no_progress)
+        if dist is None or dist.is_main:
+            print(f"{len(specs)} runs in {runs_root(cfg)} ({t1 - t0:.1f} s); probe features "
+                  f"({time.perf_counter() - t1:.1f} s)")
         return 0
     except (ConfigError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)

