@@ -90,7 +90,7 @@ for _, r in t2[t2["arch"] == B.arch_names[0]].iterrows():
 ax.axhline(50, color="gray", ls=":", lw=1)
 ax.set_xlabel("FID (EfficientNet-Lite0) of the generator vs real_heldout")
 ax.set_ylabel("validation accuracy, real vs generator (%)")
-ax.set_title("Real vs generated: accuracy against FID (mini)", fontsize=10)
+ax.set_title(f"Real vs generated: accuracy against FID ({cfg.profile})", fontsize=10)
 ax.legend(fontsize=8)
 save_figure(fig, out / "fig_accuracy_vs_fid.png")
 plt.show()
@@ -104,13 +104,16 @@ save_table(sw, out / "fig2_training_size", note=scale + f" {B.sweep_arch}, {B.re
            f"{B.seeds} (training seed; the split is fixed). " + PAPER_FIG2_NOTE)
 raw = pd.DataFrame(records([s for s in specs if s.tag == "fig2"], results))
 fig, ax = plt.subplots(figsize=(6, 3.6))
-sns.lineplot(data=raw.assign(acc=100 * raw["accuracy"]), x="n_train", y="acc", errorbar="sd", marker="o", ax=ax)
-sns.stripplot(data=raw.assign(acc=100 * raw["accuracy"]), x="n_train", y="acc", native_scale=True, color="k",
-              size=3, ax=ax)
+sns.lineplot(data=raw.assign(acc=100 * raw["accuracy"]), x="n_train", y="acc", errorbar="sd", err_style="bars",
+             marker="o", ax=ax)
+ax.scatter(raw["n_train"], 100 * raw["accuracy"], s=8, color="k", zorder=3, label="single seeds")
 ax.set_xscale("log")
+ax.set_xticks(list(B.size_list), [str(n) for n in B.size_list])
+ax.minorticks_off()
+ax.legend(fontsize=8)
 ax.set_xlabel("training images per distribution (log)")
 ax.set_ylabel("validation accuracy (%)")
-ax.set_title(f"Fig. 2 (mini): {B.sweep_arch}, {B.real} vs {B.sweep_model}; mean ± sd over {len(B.seed_list)} seeds",
+ax.set_title(f"Fig. 2 ({cfg.profile}): {B.sweep_arch}, {B.real} vs {B.sweep_model}; mean ± sd over {len(B.seed_list)} seeds",
              fontsize=9)
 save_figure(fig, out / "fig2_training_size.png")
 plt.show()

@@ -75,12 +75,13 @@ for r in range(M.fig1_rows):
     rows.append(np.stack([val_rows[pools[i]][rng.integers(len(val_rows[pools[i]]))] for i in order]))
     key.append(f"row {r + 1}: " + ", ".join(pools[i] for i in order) + f"  (real: position {int(np.argmax(order == 0)) + 1})")
 grid = image_grid(np.concatenate(rows), ncols=len(pools), pad=2)
-fig, ax = plt.subplots(figsize=(len(pools) * 1.3, M.fig1_rows * 1.3 + 0.2 * M.fig1_rows + 0.6))
+h_img, h_key = M.fig1_rows * 1.2, 0.18 * (M.fig1_rows + 1) + 0.1
+fig = plt.figure(figsize=(len(pools) * 1.2 + 2.2, h_img + h_key + 0.4))
+ax = fig.add_axes((0.0, (h_key + 0.05) / fig.get_figheight(), 1.0, h_img / fig.get_figheight()))
 ax.imshow(grid, cmap="gray", interpolation="nearest")
 ax.axis("off")
 ax.set_title("Which one is real in each row?", fontsize=10)
-fig.text(0.02, 0.01, "Answer key (left to right):\n" + "\n".join(key), fontsize=6.5, va="bottom", family="monospace")
-fig.subplots_adjust(bottom=0.1 + 0.045 * M.fig1_rows)
+fig.text(0.02, 0.02, "Answer key (left to right):\n" + "\n".join(key), fontsize=7, va="bottom", family="monospace")
 save_figure(fig, out / "fig1_which_is_real.png")
 plt.show()
 

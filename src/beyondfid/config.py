@@ -514,11 +514,27 @@ def _real_split(v: str) -> str:
     return v
 
 
-class DCBinaryConfig(_Strict):
+class _DCReal(_Strict):
+    real: str = Field("real_heldout", description="the real split that is the real class (real_heldout: never "
+                                                  "seen by a generator)")
+
+    @field_validator("real")
+    @classmethod
+    def _real(cls, v: str) -> str:
+        return _real_split(v)
+
+
+class _DCArchs(_Strict):
+    archs: str = Field(description="comma-separated keys of distclass.archs")
+
+    @property
+    def arch_names(self) -> tuple[str, ...]:
+        return _arch_names(self.archs)
+
+
+class DCBinaryConfig(_DCReal, _DCArchs):
     """Tables 1, 2, 14 and Fig. 2: same-distribution controls, real vs each generator, the size sweep."""
 
-    archs: str = Field(description="comma-separated keys of distclass.archs")
-    real: str = Field("real_heldout", description="real split that is the real class")
     models: str = Field(description="comma-separated zoo models, each against the real class (Table 2)")
     n_train: int = Field(ge=1, description="training images per distribution (Table 2)")
     same_real: str = Field("real_half_a,real_half_b", description="Table 1: two disjoint real splits")
@@ -528,15 +544,6 @@ class DCBinaryConfig(_Strict):
     sweep_model: str = Field(description="Fig. 2: the generator of the sweep (against the real class)")
     sweep_sizes: str = Field(description="Fig. 2: comma-separated training sizes per distribution")
     seeds: str = Field("0", description="Fig. 2: comma-separated training seeds (error bars)")
-
-    @field_validator("real")
-    @classmethod
-    def _real(cls, v: str) -> str:
-        return _real_split(v)
-
-    @property
-    def arch_names(self) -> tuple[str, ...]:
-        return _arch_names(self.archs)
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -569,26 +576,15 @@ class DCBinaryConfig(_Strict):
         return self
 
 
-class DCMultiwayConfig(_Strict):
+class DCMultiwayConfig(_DCReal, _DCArchs):
     """Table 3 / Fig. 1 (real + three generators at two sizes) and Table 5 (models of similar FID added one by one)."""
 
-    archs: str
-    real: str = Field("real_heldout")
     fourway_models: str = Field(description="Table 3: the three generators beside the real class")
     sizes: str = Field(description="Table 3: training sizes per distribution (the paper's 5k, 10k)")
     similar_models: str = Field(description="Table 5: generators of similar FID, in the order the paper adds them: "
                                             "2-way = the first two, 3-way = + the real class, 4-way = + the third")
     n_train: int = Field(ge=1, description="Table 5: training images per distribution")
     fig1_rows: int = Field(4, ge=1, le=64, description="Fig. 1: rows of 'which one is real?'")
-
-    @field_validator("real")
-    @classmethod
-    def _real(cls, v: str) -> str:
-        return _real_split(v)
-
-    @property
-    def arch_names(self) -> tuple[str, ...]:
-        return _arch_names(self.archs)
 
     @property
     def fourway_names(self) -> tuple[str, ...]:
@@ -610,22 +606,16 @@ class DCMultiwayConfig(_Strict):
         return self
 
 
-class DCProbeConfig(_Strict):
+class DCProbeConfig(_DCReal):
     """Tables 4 and 15: linear probes on frozen self-supervised features."""
 
     encoders: str = Field("ssl_contrastive,ssl_masked", description="zoo encoders (SimCLR for MoCo v3, MAE for MAE)")
-    real: str = Field("real_heldout")
     models: str = Field(description="Table 4: generators, each against the real class")
     n_train: int = Field(ge=1)
     fourway_models: str = Field(description="Table 15: three generators beside the real class")
     sizes: str = Field(description="Table 15: training sizes per distribution")
     l2: float = Field(1.0e-3, ge=0.0, le=1.0e3, description="L2 penalty of the logistic regression (on standardised features)")
     max_iter: int = Field(500, ge=1, le=100_000, description="L-BFGS iterations")
-
-    @field_validator("real")
-    @classmethod
-    def _real(cls, v: str) -> str:
-        return _real_split(v)
 
     @property
     def encoder_names(self) -> tuple[str, ...]:
@@ -655,18 +645,13 @@ class DCProbeConfig(_Strict):
         return self
 
 
-class DCFamilyConfig(_Strict):
+class DCFamilyConfig(_DCArchs):
     """Table 6: same family, different scale; beside it the cross-family pair of similar FID."""
 
-    archs: str
     small: str = Field(description="the small member of the family (EDM2-XS)")
     large: str = Field(description="the large member (EDM2-XXL)")
     cross: str = Field(description="two generators of different families at similar FID (comma-separated)")
     n_train: int = Field(ge=1)
-
-    @property
-    def arch_names(self) -> tuple[str, ...]:
-        return _arch_names(self.archs)
 
     @property
     def cross_names(self) -> tuple[str, ...]:
@@ -680,19 +665,13 @@ class DCFamilyConfig(_Strict):
         return self
 
 
-class DCPretrainedConfig(_Strict):
+class DCPretrainedConfig(_DCReal):
     """Table 13: the ImageNet-pretrained EfficientNet-Lite0 fine-tuned vs the same network from scratch."""
 
     arch: DCArchConfig
     train: DCTrainConfig
-    real: str = Field("real_heldout")
     models: str = Field(description="generators, each against the real class")
     n_train: int = Field(ge=1)
-
-    @field_validator("real")
-    @classmethod
-    def _real(cls, v: str) -> str:
-        return _real_split(v)
 
     @property
     def model_names(self) -> tuple[str, ...]:

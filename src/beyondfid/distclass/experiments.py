@@ -103,17 +103,11 @@ def all_runs(cfg: Config) -> list[RunSpec]:
 
 def stage_results(cfg: Config, stage: str) -> tuple[list[RunSpec], dict]:
     """The specs of ``stage`` and their finished results (error naming ``dc_runs`` if any is missing)."""
-    from .runs import RunError, load_result
+    from .runs import RunError, collect
 
     specs = stage_plan(cfg, stage)
     root = runs_root(cfg)
-    out, missing = {}, []
-    for s in specs:
-        r = load_result(root, s)
-        if r is None:
-            missing.append(s)
-        else:
-            out[s.run_id] = r
+    out, missing = collect(root, specs)
     if missing:
         raise RunError(f"{len(missing)} run(s) of {stage} are not in {root}; run `dvc repro dc_runs` "
                        f"(first missing: {missing[0].tag}, {missing[0].arch_name}, {missing[0].task.class_names})")

@@ -93,6 +93,19 @@ def load_result(root: str | Path, spec: RunSpec) -> RunResult | None:
     return RunResult.from_dict(d["result"])
 
 
+def collect(root: str | Path, specs: Iterable[RunSpec]) -> tuple[dict[str, RunResult], list[RunSpec]]:
+    """The finished results among ``specs`` (``run_id -> RunResult``) and the specs still to run."""
+    done: dict[str, RunResult] = {}
+    missing = []
+    for s in specs:
+        r = load_result(root, s)
+        if r is None:
+            missing.append(s)
+        else:
+            done[s.run_id] = r
+    return done, missing
+
+
 _POOLS: dict[str, np.ndarray] = {}  # pools loaded by this process (shared by its runs)
 
 
@@ -156,15 +169,7 @@ def run_all(cfg: Config, specs: Iterable[RunSpec], root: str | Path, *, progress
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rc = runner or cfg.params.distclass.runner
-    specs = list({s.run_id: s for s in specs}.values())
-    out: dict[str, RunResult] = {}
-    todo = []
-    for s in specs:
-        r = load_result(root, s)
-        if r is None:
-            todo.append(s)
-        else:
-            out[s.run_id] = r
+    out, todo = collect(root, list({s.run_id: s for s in specs}.values()))
     todo.sort(key=lambda s: -s.cost)
     if todo and rc.launcher == "torchrun":
         _torchrun(cfg, todo, root, rc)
