@@ -76,3 +76,9 @@ def test_run_cache_and_worker_pool_agree_with_one_process(zoo_like, tmp_path):
         assert load_result(tmp_path / "pool", s).record == pool[s.run_id].record  # cached on disk
     again = run_all(cfg, specs, tmp_path / "pool", progress=False, runner=DCRunnerConfig(workers=2, threads=1))
     assert {k: v.record for k, v in again.items()} == {k: v.record for k, v in pool.items()}
+    # the torchrun launcher: every run with DDP over 2 gloo processes, results written by rank 0
+    ddp = run_all(cfg, specs, tmp_path / "ddp", progress=False,
+                  runner=DCRunnerConfig(launcher="torchrun", nproc_per_node=2, threads=1))
+    for s in specs:
+        assert ddp[s.run_id].world_size == 2
+        assert ddp[s.run_id].history == one[s.run_id].history and ddp[s.run_id].record == one[s.run_id].record

@@ -23,12 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     add_stage_arguments(ps, progress=True)
     ps.add_argument("--specs", required=True)
     ps.add_argument("--runs-root", required=True)
+    ps.add_argument("--config-json", default=None, help="a Config serialised by run_all (instead of --params)")
     pr = sub.add_parser("runs", help="train every run of the dc_* notebooks that is not finished (dc_runs stage)")
     add_stage_arguments(pr, progress=True)
     pr.add_argument("--list", action="store_true", help="only list the runs and whether they are finished")
     args = p.parse_args(argv)
     try:
-        cfg = load_config(args.profile, args.params, args.root)
+        if getattr(args, "config_json", None):
+            from pathlib import Path
+
+            from ..config import Config
+
+            cfg = Config.model_validate_json(Path(args.config_json).read_text())
+        else:
+            cfg = load_config(args.profile, args.params, args.root)
         from .parallel import init_distributed
         from .runs import RunSpec, execute
 

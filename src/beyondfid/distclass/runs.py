@@ -146,10 +146,12 @@ def _worker(cfg: Config, spec_dict: dict[str, Any], root: str) -> dict[str, Any]
 
 def _torchrun(cfg: Config, specs: Sequence[RunSpec], root: Path, rc: DCRunnerConfig) -> None:
     batch = root / f"pending-{os.getpid()}.json"
+    config = root / f"pending-{os.getpid()}.config.json"
     save_text(batch, json.dumps([s.to_dict() for s in specs]))
+    save_text(config, cfg.model_dump_json())  # the exact configuration, wherever it was loaded from
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={rc.nproc_per_node}",
-           "-m", "beyondfid.distclass", "run-specs", "--profile", cfg.profile, "--root", str(cfg.root),
-           "--specs", str(batch), "--runs-root", str(root)]
+           "-m", "beyondfid.distclass", "run-specs", "--config-json", str(config), "--specs", str(batch),
+           "--runs-root", str(root)]
     env = dict(os.environ)
     if rc.threads:
         env["OMP_NUM_THREADS"] = str(rc.threads)
@@ -159,6 +161,7 @@ def _torchrun(cfg: Config, specs: Sequence[RunSpec], root: Path, rc: DCRunnerCon
         raise RunError(f"torchrun failed ({err.returncode}): {' '.join(cmd)}") from None
     finally:
         batch.unlink(missing_ok=True)
+        config.unlink(missing_ok=True)
 
 
 def run_all(cfg: Config, specs: Iterable[RunSpec], root: str | Path, *, progress: bool = True,
