@@ -51,7 +51,7 @@ def test_one_pixel_watermark_is_found(tmp_path):
     t = make_task({"a": a, "b": b}, TaskSpec(("a", "b"), n_train=250, n_val=150))
     r = train_task(t, RESNET, PLAIN, seed=0, ckpt_path=tmp_path / "c.pt", progress=False)
     assert r.record.accuracy >= 0.97 and r.record.p_value < 1e-60, r.record
-    assert r.steps == 47 and r.world_size == 1 and r.n_params == n_params(build_classifier(RESNET, 2))
+    assert r.steps == 94 and r.world_size == 1 and r.n_params == n_params(build_classifier(RESNET, 2))  # 94 = ceil(6*500/32)
 
 
 def test_resumed_run_equals_uninterrupted(tmp_path):
