@@ -1,5 +1,6 @@
 # Two entry points (see README):
-#   make repro  -> create/refresh .venv, then `dvc repro` (profile from params.yaml, default mini)
+#   make repro  -> create/refresh .venv, print the plan (stages to run, expected time of each on this
+#                  machine), then `dvc repro` (profile from params.yaml, default mini), recording stage times
 #   make test   -> create/refresh .venv, then the test suite
 #   make lab    -> create/refresh .venv, then JupyterLab on notebooks/ (the .py notebooks open as notebooks)
 # The venv is (re)installed only when pyproject.toml changes.
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml .jupyter/overrides.json
 	touch $(STAMP)
 
 repro: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m beyondfid.zoo.plan --run
 
 lab: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/

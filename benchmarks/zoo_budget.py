@@ -1,16 +1,21 @@
-"""Zoo budget benchmark: how long the mini zoo takes to train and sample on this machine.
+"""Zoo budget benchmark: how long the mini zoo takes to train and sample here, old code vs new code.
 
-For every zoo generator and encoder of a profile (default: mini) it times ``--steps`` real
-optimisation steps (after 3 warm-up steps) on ``real_train`` and the sampling of ``--samples``
-images, then extrapolates linearly to the configured step count and to every image the stage
-draws (samples + GAN candidate pool + GAN snapshots). DVC runs the zoo stages one after another
-with torch's default thread count, so the projected total is the wall time of
-``dvc repro zoo_train zoo_encoder`` on this machine. Training time is linear in the step count
-(fixed batch size, no data-dependent work), which is what makes the extrapolation valid; the
-stage's measured times (``log.json``) are printed beside the projection when they exist, with
-the caveat that they were measured under whatever load the machine had then.
+For every zoo generator and encoder of a profile it projects the stage's wall time with
+:mod:`beyondfid.zoo.budget` (``--steps`` timed optimisation steps after ``--warmup`` warm-up
+steps, whose extra time counts as start-up, e.g. compilation; sampling timed at two sizes to
+separate per-call from per-image cost; extrapolated to the configured steps and images).
 
-Run:  python benchmarks/zoo_budget.py [--profile mini] [--steps 20] [--samples 200] [--threads 0]
+With ``--old REF`` (default ``main``) it measures the old code in the same run: ``git archive
+REF`` is unpacked into a temporary folder, this file's estimator (``src/beyondfid/zoo/budget.py``
+of the working tree) is copied into it, and every stage is projected twice, old then new,
+each in a fresh process with the same thread count, with the old tree's code *and* its
+params.yaml (so setting changes such as fewer DDIM steps count, as they would in a real run).
+The ratio old / new per model is the speed-up; models that exist in one tree only are shown
+without a ratio. The stage's measured times (``log.json``) are printed beside the projection
+when they exist, with the caveat that they were measured under whatever load the machine had.
+
+Run (under the heavy lock):
+    python benchmarks/zoo_budget.py [--profile mini] [--old main] [--root /work/main] [--steps 20] [--threads 0]
 """
 
 from __future__ import annotations
@@ -18,94 +23,108 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tarfile
 import tempfile
-import time
 from pathlib import Path
 
-import torch
+HERE = Path(__file__).resolve().parents[1]
 
-from beyondfid.zoo import classifier as clf
-from beyondfid.zoo import generators, registry as zoo, ssl
-from beyondfid.config import ENCODERS, MODELS, load_config
-from beyondfid.data import load_imageset
-
-
-def _per_step(step_fn, n: int) -> float:
-    gen = torch.Generator().manual_seed(0)
-    for i in range(3):
-        step_fn(i, gen)
-    t0 = time.perf_counter()
-    for i in range(n):
-        step_fn(3 + i, gen)
-    return (time.perf_counter() - t0) / n
+_DRIVER = """
+import json, sys, torch
+if {threads}: torch.set_num_threads({threads})
+from beyondfid.config import load_config, MODELS, ENCODERS
+from beyondfid.zoo.budget import estimate_stages
+cfg = load_config({profile!r}, {params!r}, {root!r})
+names = [n for n in {names!r} if n in MODELS + ENCODERS and (n in ENCODERS or n in cfg.params.zoo.models)]
+est = estimate_stages(cfg, names, steps={steps}, warmup={warmup}, samples={samples})
+print("RESULT" + json.dumps([dict(e.to_dict(), threads=torch.get_num_threads()) for e in est]))
+"""
 
 
-def time_generator(gcfg, real_train, steps: int, samples: int) -> dict[str, float]:
-    data = real_train.subsample(gcfg.train_subset, gcfg.seed) if gcfg.train_subset else real_train
-    torch.manual_seed(gcfg.seed)
-    modules = zoo.build_modules(gcfg)
-    step_fn = zoo.make_step_fn(gcfg, modules, zoo.build_optimizers(gcfg, modules), generators.to_model_space(data.images))
-    per_step = _per_step(step_fn, steps)
-    t0 = time.perf_counter()
-    zoo.sample(gcfg, modules, samples, seed=1)
-    per_image = (time.perf_counter() - t0) / samples
-    n_images = gcfg.n_samples * (1 + gcfg.candidate_factor) + gcfg.n_snapshots * gcfg.snapshot_samples
-    return {"per_step_ms": 1e3 * per_step, "train_s": per_step * gcfg.steps, "sample_s": per_image * n_images}
+def _estimate(src: Path, params: Path, root: Path, names: list[str], args: argparse.Namespace) -> list[dict]:
+    code = _DRIVER.format(threads=args.threads, profile=args.profile, params=str(params), root=str(root), names=names,
+                          steps=args.steps, warmup=args.warmup, samples=args.samples)
+    env = dict(os.environ, PYTHONPATH=str(src))
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root)
+    if p.returncode != 0:
+        raise RuntimeError(f"estimating {names} with {src} failed:\n{p.stderr[-3000:]}")
+    line = next(ln for ln in p.stdout.splitlines() if ln.startswith("RESULT"))
+    return json.loads(line[len("RESULT"):])
 
 
-def time_encoder(name: str, ecfg, real_train, steps: int) -> dict[str, float]:
-    """Wall time of ``steps`` steps through the real training function (checkpointing included), minus warm-up."""
-    fn = {"ssl_contrastive": ssl.train_ssl_contrastive, "ssl_masked": ssl.train_ssl_masked}.get(name)
-    with tempfile.TemporaryDirectory() as tmp:
-        def run(n: int) -> float:
-            ckpt = Path(tmp) / f"{n}.pt"
-            t0 = time.perf_counter()
-            if fn is None:
-                clf.train_classifier(real_train, ecfg, ckpt, progress=False, max_steps_this_call=n)
-            else:
-                fn(real_train, ecfg, ckpt, progress=False, max_steps_this_call=n)
-            return time.perf_counter() - t0
+def _old_tree(ref: str, dst: Path) -> Path:
+    """``git archive ref`` (src/, params.yaml) unpacked into ``dst``, with the working tree's estimator added."""
+    archive = dst / "old.tar"
+    subprocess.run(["git", "-C", str(HERE), "archive", "-o", str(archive), ref, "src", "params.yaml"], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dst / "tree", filter="data")
+    shutil.copy(HERE / "src" / "beyondfid" / "zoo" / "budget.py", dst / "tree" / "src" / "beyondfid" / "zoo" / "budget.py")
+    return dst / "tree"
 
-        per_step = (run(3 + steps) - run(3)) / steps
-    return {"per_step_ms": 1e3 * per_step, "train_s": per_step * ecfg.n_steps, "sample_s": 0.0}
+
+def _logged(root: Path, profile: str, name: str) -> str:
+    for sub in ("models", "encoders"):
+        path = root / "artifacts" / profile / "zoo" / sub / name / "log.json"
+        if path.is_file():
+            log = json.loads(path.read_text())
+            return f"{log.get('train_seconds', 0) + log.get('sample_seconds', 0):.0f} s"
+    return "-"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="mini")
+    ap.add_argument("--old", default="main", help="git ref of the old code ('' = new code only)")
+    ap.add_argument("--root", default=".", help="folder whose artifacts/<profile>/zoo/splits hold real_train")
+    ap.add_argument("--logs", default=None, help="folder whose artifacts hold the stages' log.json (default --root)")
     ap.add_argument("--steps", type=int, default=20, help="timed steps per model")
-    ap.add_argument("--samples", type=int, default=200, help="timed samples per generator")
+    ap.add_argument("--warmup", type=int, default=3, help="warm-up steps per model (their extra time = start-up)")
+    ap.add_argument("--samples", type=int, default=200, help="timed samples per generator (two sizes: n/2 and n)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default, as the stages)")
+    ap.add_argument("--models", default="", help="comma-separated subset (default: every model and encoder)")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cfg = load_config(args.profile)
-    real_train = load_imageset(zoo.zoo_dirs(cfg)["splits"], "real_train")
-    print(f"profile {args.profile}: torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f} "
-          f"(before), {args.steps} timed steps, {args.samples} timed samples per model")
-    print("| model | per step | projected train | projected sampling | projected total | stage's log.json (train + sample) |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    total = 0.0
-    for name in MODELS + ENCODERS:
-        if name in MODELS:
-            r = time_generator(cfg.params.zoo.models[name], real_train, args.steps, args.samples)
-            log_path = zoo.zoo_dirs(cfg)["models"] / name / "log.json"
-        else:
-            ecfg = getattr(cfg.params.zoo, name)
-            if ecfg is None:
+    sys.path.insert(0, str(HERE / "src"))
+    from beyondfid.config import ENCODERS, MODELS
+
+    root = Path(args.root).resolve()
+    logs = Path(args.logs).resolve() if args.logs else root
+    names = args.models.split(",") if args.models else list(MODELS + ENCODERS)
+    print(f"profile {args.profile}: load average {os.getloadavg()[0]:.2f} (before), {args.steps} timed steps after "
+          f"{args.warmup} warm-up, {args.samples} timed samples per model; old code: {args.old or '-'}")
+    print("| model | old per step | new per step | old total | new total (start-up) | old / new | stage's log.json |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    tot = {"old": 0.0, "new": 0.0, "old_common": 0.0, "new_common": 0.0}
+    with tempfile.TemporaryDirectory(prefix="zoo-budget-") as tmp:
+        old_tree = _old_tree(args.old, Path(tmp)) if args.old else None
+        threads = "?"
+        for name in names:
+            old = _estimate(old_tree / "src", old_tree / "params.yaml", root, [name], args) if old_tree else []
+            new = _estimate(HERE / "src", HERE / "params.yaml", root, [name], args)
+            if not new and not old:
                 continue
-            r = time_encoder(name, ecfg, real_train, args.steps)
-            log_path = zoo.zoo_dirs(cfg)["encoders"] / name / "log.json"
-        proj = r["train_s"] + r["sample_s"]
-        total += proj
-        logged = "-"
-        if log_path.is_file():
-            log = json.loads(log_path.read_text())
-            logged = f"{log.get('train_seconds', 0) + log.get('sample_seconds', 0):.0f} s"
-        print(f"| {name} | {r['per_step_ms']:.1f} ms | {r['train_s']:.0f} s | {r['sample_s']:.0f} s | {proj:.0f} s | {logged} |",
-              flush=True)
-    print(f"| **total** | | | | **{total:.0f} s = {total / 60:.1f} min** | |")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+            o, n = (old[0] if old else None), (new[0] if new else None)
+            threads = (n or o)["threads"]
+            if o:
+                tot["old"] += o["total_s"]
+            if n:
+                tot["new"] += n["total_s"]
+            if o and n:
+                tot["old_common"] += o["total_s"]
+                tot["new_common"] += n["total_s"]
+            cell = lambda e, k, f: f.format(e[k]) if e else "-"  # noqa: E731
+            ratio = f"{o['total_s'] / n['total_s']:.2f}x" if o and n else "-"
+            startup = f" ({n['startup_s']:.0f} s)" if n and n["startup_s"] >= 1 else ""
+            print(f"| {name} | {cell(o, 'per_step_s', '{:.4f}')} s | {cell(n, 'per_step_s', '{:.4f}')} s | "
+                  f"{cell(o, 'total_s', '{:.0f}')} s | {cell(n, 'total_s', '{:.0f}')} s{startup} | {ratio} | "
+                  f"{_logged(logs, args.profile, name)} |", flush=True)
+    if tot["old"]:
+        print(f"| **models in both** | | | **{tot['old_common']:.0f} s** | **{tot['new_common']:.0f} s** | "
+              f"**{tot['old_common'] / tot['new_common']:.2f}x** | |")
+    print(f"| **whole zoo** | | | {tot['old'] / 60:.1f} min | **{tot['new'] / 60:.1f} min** | | |")
+    print(f"torch threads {threads}; load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

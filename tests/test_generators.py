@@ -190,27 +190,109 @@ def test_dcgan_shapes_and_range() -> None:
 
 def test_projected_discriminator_is_frozen_but_passes_gradients() -> None:
     torch.manual_seed(0)
-    D = generators.ProjectedDiscriminator(base=8, resolution=32, taps=(2, 4))
-    assert D.features.channels == (24, 40)
-    # the ImageNet backbone is neither trained nor saved: only heads (+ fixed projections) are
-    assert not any(k.startswith("features._frozen") for k in D.state_dict())
+    D = generators.ProjectedDiscriminator(base=8, resolution=64, proj_channels=4)
+    G = generators.FastGANGenerator(z_dim=8, base=4)
+    # the ImageNet backbone is neither trained nor saved; the CCM/CSM projections are saved but fixed
+    assert not any("_frozen" in k for k in D.state_dict())
+    assert any(k.startswith("project.ccm") for k in D.state_dict())
     trainable = {n for n, p in D.named_parameters() if p.requires_grad}
-    assert trainable and all(n.startswith("heads.") for n in trainable)
+    assert trainable and all(n.startswith("discs.") for n in trainable)
     D.train()
-    assert not D.features._frozen.training  # train() does not unfreeze the backbone's BatchNorm
-    x = torch.zeros(2, 1, 32, 32, requires_grad=True)
-    D(x).sum().backward()
-    assert x.grad is not None and x.grad.abs().sum() > 0
-    # frozen features equal the effnet_lite0 extractor's own stem+blocks on the same preprocessed input
+    assert not D.backbone._frozen.training  # train() does not unfreeze the backbone's BatchNorm
+    img = G(torch.randn(3, 8))
+    feats = D.features(img)
+    # CCM/CSM shapes: channels (c, c, 2c, 4c) at twice the backbone's 1/4 .. 1/32 resolutions of 64 px
+    assert [tuple(f.shape[1:]) for f in feats] == [(4, 32, 32), (4, 16, 16), (8, 8, 8), (16, 4, 4)]
+    logits = D.heads(feats)
+    assert logits.shape == (3, 25 + 25 + 25 + 1)  # 5x5 logit maps down to 8x8; the 4x4 scale gives one logit
+    (-logits.mean()).backward()
+    frozen = list(D.backbone._frozen.parameters()) + list(D.project.parameters())
+    assert all(p.grad is None for p in frozen)  # no gradient ever reaches the frozen parts ...
+    assert all(p.grad is not None for p in G.parameters() if p.requires_grad)  # ... but it reaches G through them
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in D.discs.parameters())
+    # frozen stage 0 equals the effnet_lite0 extractor's own stem + blocks 0-2 on the same preprocessed input
     from beyondfid.extractors.effnet import EfficientNetLite
 
-    ref = EfficientNetLite(resolution=32).net
-    img = torch.rand(2, 1, 32, 32) * 2 - 1
-    rgb = ((img + 1) / 2).expand(-1, 3, -1, -1)
-    h = ref._swish(ref._bn0(ref._conv_stem((rgb - D.features.mean) / D.features.std)))
-    for b in ref._blocks[:3]:
-        h = b(h)
-    torch.testing.assert_close(D.features(img)[0], h)
+    ref = EfficientNetLite(resolution=64).net
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    rgb = torch.nn.functional.interpolate(((x + 1) / 2).expand(-1, 3, -1, -1), size=(64, 64), mode="bilinear",
+                                          align_corners=False)
+    h = ref._swish(ref._bn0(ref._conv_stem((rgb - D.backbone.mean) / D.backbone.std)))
+    for blk in ref._blocks[:3]:
+        h = blk(h)
+    torch.testing.assert_close(D.backbone(x)[0], h)
+    with pytest.raises(GeneratorError, match="multiple of 32"):
+        generators.ProjectedDiscriminator(resolution=48)
+
+
+def test_random_projection_mixes_scales_top_down() -> None:
+    """CSM: a coarse scale reaches every finer output; a fine scale never reaches a coarser one."""
+    torch.manual_seed(0)
+    proj = generators.RandomProjection((3, 5, 7, 9), c=2)
+    assert proj.channels == (2, 2, 4, 8) and not any(p.requires_grad for p in proj.parameters())
+    feats = [torch.randn(1, c, s, s, requires_grad=True) for c, s in zip((3, 5, 7, 9), (16, 8, 4, 2))]
+    out = proj(feats)
+    assert [tuple(o.shape[1:]) for o in out] == [(2, 32, 32), (2, 16, 16), (4, 8, 8), (8, 4, 4)]
+    for i, o in enumerate(out):
+        grads = torch.autograd.grad(o.sum(), feats, allow_unused=True, retain_graph=True)
+        reached = [g is not None and g.abs().sum() > 0 for g in grads]
+        assert reached == [j >= i for j in range(4)], (i, reached)
+
+
+def test_fastgan_generator_shapes_range_and_skip_excitation() -> None:
+    torch.manual_seed(0)
+    G = generators.FastGANGenerator(z_dim=16, base=4)
+    img = G(torch.randn(5, 16))
+    assert img.shape == (5, 1, 32, 32) and img.abs().max() <= 1
+    # skip-layer excitation: the 4x4 map gates the 16x16 map's channels (values in (0, 1))
+    f4 = G.init(torch.randn(2, 16, 1, 1))
+    gates = G.se16.net(f4)
+    assert gates.shape == (2, 8, 1, 1) and bool(((gates > 0) & (gates < 1)).all())
+
+
+def test_uvit_long_skips_connect_mirrored_blocks_and_start_at_zero() -> None:
+    torch.manual_seed(0)
+    net = generators.UViT(dim=16, depth=5, heads=2, patch=4)
+    x, t = torch.randn(2, 1, 32, 32), torch.tensor([3.0, 700.0])
+    assert torch.all(net(x, t) == 0)  # zero head, zero final bias: initial prediction eps = 0
+    seen_in, seen_skip = [], []
+    for b in net.in_blocks:
+        b.register_forward_hook(lambda m, i, o: seen_in.append(o.detach().clone()))
+    for b in net.out_blocks:
+        b.register_forward_hook(lambda m, i, o: seen_skip.append(i[1].detach().clone()))
+    net(x, t)
+    assert len(seen_in) == len(seen_skip) == 2
+    torch.testing.assert_close(seen_skip[0], seen_in[1])  # first out block <- last in block
+    torch.testing.assert_close(seen_skip[1], seen_in[0])
+    assert seen_in[0].shape == (2, 1 + 64, 16)  # time token + 8x8 patch tokens
+    torch.nn.init.normal_(net.head.weight)
+    assert not torch.allclose(net(x, t), net(x, torch.tensor([600.0, 5.0])))  # the time token is used
+    with pytest.raises(GeneratorError, match="odd"):
+        generators.UViT(dim=16, depth=4)
+
+
+def test_class_conditional_unet_uses_labels_and_a_null_label() -> None:
+    torch.manual_seed(0)
+    net = generators.UNet(8, (1, 2), n_classes=3)
+    torch.nn.init.normal_(net.out.weight)
+    x, t = torch.randn(2, 1, 32, 32), torch.tensor([100.0, 100.0])
+    a, b = net(x, t, torch.tensor([0, 0])), net(x, t, torch.tensor([2, 2]))
+    assert not torch.allclose(a, b)
+    torch.testing.assert_close(net(x, t), net(x, t, torch.tensor([3, 3])))  # no labels = the null label
+    with pytest.raises(GeneratorError, match="unconditional"):
+        generators.UNet(8, (1, 2))(x, t, torch.tensor([0, 1]))
+
+
+def test_guidance_interpolates_conditional_and_unconditional() -> None:
+    def model(x, t, y):  # eps depends on the label only: eps_c = y, eps_u = null = 10
+        return x * 0 + y.view(-1, 1, 1, 1).to(x.dtype)
+
+    x, t, y = torch.zeros(2, 1, 4, 4), torch.zeros(2), torch.tensor([1, 4])
+    for w, expected in ((1.0, [1.0, 4.0]), (0.0, [10.0, 10.0]), (2.0, [10.0 + 2 * (1 - 10), 10.0 + 2 * (4 - 10)])):
+        out = diffusion.guided(model, y, null=10, scale=w)(x, t)
+        torch.testing.assert_close(out[:, 0, 0, 0], torch.tensor(expected, dtype=torch.float32))
+    with pytest.raises(DiffusionError):
+        diffusion.guided(model, y, null=10, scale=-1.0)
 
 
 def test_vae_kl_matches_monte_carlo_and_decodes_in_range() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from beyondfid.config import MODELS
 from conftest import copy_repo
 
 pytestmark = pytest.mark.slow
@@ -91,7 +92,7 @@ def test_smoke_pipeline_runs_and_writes_outputs(workspace):
     for nb in sorted((ws / "notebooks").glob("*.py")):
         assert (res / nb.stem / f"{nb.stem}.ipynb").is_file(), nb.stem
         assert json.loads((res / "metrics" / f"{nb.stem}.json").read_text()), nb.stem
-    for model in ("ddpm_s", "ddpm_l", "dit", "gan", "projected_gan", "memorizer", "vae"):
+    for model in MODELS:
         assert (ws / "artifacts/smoke/zoo/models" / model / "samples.npz").is_file(), model
         assert (ws / "artifacts/smoke/zoo/eval" / f"{model}.npz").is_file(), model
 
@@ -104,6 +105,20 @@ def test_second_repro_does_nothing(workspace):
     # Only data.dvc (paper data never pulled in this fresh clone) may be reported.
     for stage in _stage_names(ws / "dvc.yaml"):
         assert f"{stage}:" not in status, status
+
+
+def test_the_repro_plan_lists_what_will_run(workspace):
+    ws, _ = workspace
+    cmd = [sys.executable, "-m", "beyondfid.zoo.plan", "--no-estimate"]
+    assert "nothing will run" in _run(cmd, ws)
+    nb = ws / "notebooks" / "finc_colored.py"
+    text = nb.read_text()
+    try:
+        nb.write_text(text + "\n# an edit\n")
+        out = _run(cmd, ws)
+        assert "1 stage(s) will run" in out and "finc_colored " in out and "zoo_train" not in out, out
+    finally:
+        nb.write_text(text)
 
 
 def test_editing_plot_code_reruns_only_that_notebook(workspace):

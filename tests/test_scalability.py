@@ -18,6 +18,8 @@ from beyondfid.finc.scalability import (
     Measurement,
     MethodSpec,
     ScalabilityResult,
+    cap_label,
+    measure_reference,
     fit_slopes,
     fit_synthetic,
     loglog_slope,
@@ -91,6 +93,24 @@ def test_time_is_the_call_only():
     m = measure(time.sleep, 0.3, time_cap_s=30, memory_cap_gb=1.0)
     assert m.status == "ok"
     assert 0.29 < m.seconds < 0.6
+
+
+def test_no_time_cap_means_the_call_runs_to_completion():
+    m = measure(time.sleep, 0.6, time_cap_s=None, memory_cap_gb=1.0)
+    assert m.status == "ok" and 0.59 < m.seconds < 1.2
+
+
+def test_the_reference_gemm_is_timed_in_a_child_and_divided_by_the_repeats():
+    seen = {}
+
+    def fake(fn, *args, **kw):
+        seen.update(fn=fn, args=args, **kw)
+        return Measurement(2.5, 1e6, "ok")
+
+    assert measure_reference(3, repeats=5, runner=fake) == pytest.approx(0.5)
+    assert seen["time_cap_s"] is None and seen["threads"] == 3 and seen["args"] == (5,)
+    real = measure_reference(1, repeats=2, size=256)  # a real child process
+    assert 0 < real < 5
 
 
 def test_time_cap_stops_the_run():
@@ -174,6 +194,74 @@ def test_grid_skips_larger_n_after_a_cap_and_prechecks_memory():
     with pytest.raises(ValueError, match="increasing"):
         run_grid([100, 10], methods, make_spec=lambda n: InputSpec(n, n, 0, _model()), time_cap_s=5,
                  memory_cap_gb=1.0, runner=fake_runner)
+
+
+# ------------------------------------------------------------------------------ machine-relative caps (issue 16)
+
+# cost model of one run on the reference machine (seconds): FINC linear with a constant, the baselines super-linear
+_BASE_COST = {"finc": lambda n: 3.0 + 2.8e-4 * n, "ken": lambda n: 1.3e-9 * n**3, "rarity": lambda n: 1e-7 * n**2,
+              "fld": lambda n: 2.5e-6 * n**1.7 * 10}
+_REF_S = 0.09  # one reference GEMM on the reference machine
+
+
+def _slow_machine(slowness, calls):
+    """A runner that behaves like a machine ``slowness`` times slower than the reference machine:
+    every run, the reference GEMM included, takes ``slowness`` times as long, and the caps are enforced
+    as measure() enforces them."""
+    def runner(fn, *args, time_cap_s, memory_cap_gb, setup, threads, **kw):
+        if fn.__name__ == "gemm_repeat":
+            return Measurement(_REF_S * slowness * args[0], 1e6, "ok")
+        method = fn.__name__.removeprefix("run_")
+        n = setup.args[0].n
+        calls.append((method, n, time_cap_s))
+        secs = _BASE_COST[method](n) * slowness
+        if time_cap_s is not None and secs > time_cap_s:
+            return Measurement(float("nan"), float("nan"), "timeout", note="stopped")
+        return Measurement(secs, 1e8, "ok")
+    return runner
+
+
+def test_table1_verdicts_do_not_depend_on_the_machines_speed():
+    real = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+    sizes = [1000, 5000, 20000, 250_000]
+    tables, absolute = {}, {}
+    for slowness in (1.0, 1.7, 4.0, 12.0):
+        calls = []
+        R = run_scalability(real, sizes=sizes, methods=["finc", "ken", "rarity", "fld"], rff_dim=8,
+                            time_cap_reference=1000.0, memory_cap_gb=1e6, threads=1,
+                            runner=_slow_machine(slowness, calls))
+        assert R.reference_seconds == pytest.approx(_REF_S * slowness)
+        assert R.time_cap_s == pytest.approx(1000 * _REF_S * slowness)
+        finc = R.table[R.table.method == "finc"]
+        # FINC runs to completion at every n, whatever the machine: never reported as capped
+        assert finc.status.eq("ok").all() and finc.ran.all()
+        assert all(cap is None for m, _, cap in calls if m == "finc")
+        assert all(cap == pytest.approx(R.time_cap_s) for m, _, cap in calls if m != "finc")
+        wide = wide_table(R.table, R.time_cap_s, R.time_cap_reference)
+        assert not wide["FINC (ours)"].str.contains(">").any()
+        tables[slowness] = R.table.status.tolist()
+        calls = []
+        A = run_scalability(real, sizes=sizes, methods=["finc", "ken", "rarity", "fld"], rff_dim=8,
+                            time_cap_s=90.0, memory_cap_gb=1e6, threads=1, runner=_slow_machine(slowness, calls))
+        assert A.table[A.table.method == "finc"].status.eq("ok").all()
+        absolute[slowness] = A.table.status.tolist()
+    # relative caps: the same verdict in every cell on every machine
+    assert all(t == tables[1.0] for t in tables.values())
+    assert "timeout" in tables[1.0] and "ok" in tables[1.0]
+    # an absolute cap (the old behaviour) moves the baselines' verdicts with the machine's speed
+    assert absolute[1.0] == tables[1.0] and absolute[12.0] != absolute[1.0]
+
+
+def test_relative_cap_arguments_are_checked_and_labelled():
+    real = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="exactly one"):
+        run_scalability(real, sizes=[10], methods=["finc"], rff_dim=4, time_cap_s=5.0, time_cap_reference=10.0,
+                        memory_cap_gb=1.0, threads=1)
+    with pytest.raises(ValueError, match="exactly one"):
+        run_scalability(real, sizes=[10], methods=["finc"], rff_dim=4, memory_cap_gb=1.0, threads=1)
+    assert cap_label(90.0) == "90 s"
+    assert cap_label(91.23, 1000) == "1000 ref = 91.2 s"
+    assert our_entry("timeout", np.nan, np.nan, 91.23, 1000) == "> 1000 ref = 91.2 s"
 
 
 def test_table_entries_and_paper_values():
@@ -270,6 +358,9 @@ def raw(repo):
     ("sizes", "2,10", ">= 4"),
     ("methods", "finc,ken,bogus", "methods"),
     ("time_cap_s", 0.0, "time_cap_s"),
+    ("time_cap_s", 90.0, "exactly one"),  # mini sets time_cap_reference: both at once is ambiguous
+    ("time_cap_reference", None, "exactly one"),
+    ("time_cap_reference", -3.0, "time_cap_reference"),
     ("memory_cap_gb", -1.0, "memory_cap_gb"),
     ("threads", 0, "threads"),
     ("real_dataset", "mnist", "real_dataset"),

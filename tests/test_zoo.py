@@ -38,11 +38,15 @@ SMOKE = {
     "ddpm_s": dict(family="unet_ddpm", width=8, depth=2, sample_steps=3, ema=0.9),
     "ddpm_l": dict(family="unet_ddpm", width=16, depth=2, sample_steps=3, ema=0.9),
     "dit": dict(family="dit", width=16, depth=1, heads=2, sample_steps=3, ema=0.9),
+    "uvit": dict(family="uvit", width=16, depth=3, heads=2, patch=4, sample_steps=3, ema=0.9),
     "gan": dict(family="dcgan", width=8, z_dim=8, n_snapshots=2, snapshot_samples=4, candidate_factor=5,
                 bn_samples=16),
-    "projected_gan": dict(family="projected_gan", width=8, z_dim=8, feature_resolution=32, bn_samples=16),
+    "projected_gan": dict(family="projected_gan", width=8, z_dim=8, feature_resolution=32, proj_channels=4,
+                          diffaug=True, ema=0.9, bn_samples=16),
     "memorizer": dict(family="unet_ddpm", width=8, depth=2, sample_steps=3, train_subset=20),
     "vae": dict(family="vae", width=8, z_dim=4),
+    "ddpm_cond": dict(family="unet_ddpm", width=8, depth=2, sample_steps=3, ema=0.9, class_cond=True, n_classes=4,
+                      guidance=2.0, n_labelled=12),
 }
 
 
@@ -152,7 +156,7 @@ def test_gan_writes_snapshots_and_candidate_pool(toy_train: ImageSet, tmp_path: 
     assert not any(np.array_equal(samples[0], c) for c in pool)
 
 
-@pytest.mark.parametrize("name", ["ddpm_s", "gan"])
+@pytest.mark.parametrize("name", ["ddpm_s", "gan", "projected_gan", "ddpm_cond"])
 def test_same_seed_same_bits_and_resume_after_stop(name: str, toy_train: ImageSet, tmp_path: Path) -> None:
     cfg = _cfg(name, steps=6)
     zoo.train_model(name, cfg, toy_train, tmp_path / "a", ckpt_every=2, progress=False)
@@ -291,3 +295,68 @@ def test_paper_profile_imports_sample_folders(tmp_path: Path, monkeypatch) -> No
         zoo.import_folder("ddpm_s", cfg.model_copy(update={"n_samples": 6}), tmp_path / "data/paper", tmp_path / "o2")
     with pytest.raises(DataError, match="does not exist"):
         zoo.import_folder("ddpm_s", cfg.model_copy(update={"folder": "nope"}), tmp_path / "data/paper", tmp_path / "o3")
+
+
+# ---------------------------------------------------------------- the class-conditional model (issue 14, section 3)
+
+
+class _ClassOracle(torch.nn.Module):
+    """The exact conditional denoiser of a labelled point set: per row, the empirical eps-oracle of the
+    requested class's images (the null label: of all images)."""
+
+    def __init__(self, x: torch.Tensor, labels: np.ndarray, n_classes: int, alpha_bar: torch.Tensor) -> None:
+        super().__init__()
+        self.per_class = [diffusion.empirical_eps_oracle(x[torch.as_tensor(labels == c)], alpha_bar)
+                          for c in range(n_classes)]
+        self.per_class.append(diffusion.empirical_eps_oracle(x, alpha_bar))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = torch.empty_like(x)
+        for c in y.unique().tolist():
+            rows = y == c
+            out[rows] = self.per_class[c](x[rows], t[rows])
+        return out
+
+
+@pytest.mark.parametrize("guidance", [1.0, 2.0])
+def test_conditional_sampling_returns_the_requested_labels_and_classes(guidance: float) -> None:
+    train = _animals_like(n_per_class=6, n_classes=4)
+    x = generators.to_model_space(train.images)
+    cfg = _cfg("ddpm_cond", sample_steps=12, ema=0.0, guidance=guidance)
+    oracle = _ClassOracle(x, train.labels, 4, diffusion.cosine_alpha_bar(cfg.timesteps))
+    imgs, labels = zoo.sample_labelled(cfg, {"model": oracle}, 16, seed=0, batch=5)
+    assert imgs.shape == (16, 1, 28, 28) and labels.dtype == np.int64
+    assert np.bincount(labels, minlength=4).tolist() == [4, 4, 4, 4]  # balanced
+    assert all(sorted(labels[i : i + 4]) == [0, 1, 2, 3] for i in range(0, 16, 4))  # in blocks of one per class
+    _, nn = zoo.nearest_neighbor_l2(imgs, train.images)
+    np.testing.assert_array_equal(train.labels[nn[:, 0]], labels)  # each sample is of the class it was asked for
+    asked = np.array([3, 3, 0, 2, 1])
+    imgs2, labels2 = zoo.sample_labelled(cfg, {"model": oracle}, 5, seed=1, labels=asked)
+    np.testing.assert_array_equal(labels2, asked)
+    np.testing.assert_array_equal(train.labels[zoo.nearest_neighbor_l2(imgs2, train.images)[1][:, 0]], asked)
+    # a prefix of a larger draw, whatever the batch size
+    np.testing.assert_array_equal(zoo.sample_labelled(cfg, {"model": oracle}, 8, seed=0, batch=3)[0], imgs[:8])
+    with pytest.raises(ZooError, match="labels"):
+        zoo.sample_labelled(cfg, {"model": oracle}, 2, seed=0, labels=np.array([0, 4]))
+    with pytest.raises(ZooError, match="class-conditional"):
+        zoo.sample_labelled(_cfg("ddpm_s"), {"model": oracle}, 2, seed=0)
+
+
+def test_conditional_model_writes_a_labelled_set(toy_train: ImageSet, tmp_path: Path) -> None:
+    cfg = _cfg("ddpm_cond")
+    s = zoo.train_model("ddpm_cond", cfg, toy_train, tmp_path, progress=False)
+    images, labels, names = zoo.load_labelled(tmp_path)
+    assert images.shape == (12, 1, 28, 28) and images.dtype == np.uint8 and labels.shape == (12,)
+    assert names == toy_train.class_names and s["labelled"]["count"] == 12
+    assert np.bincount(labels, minlength=4).tolist() == [3, 3, 3, 3]
+    prefix, plabels, _ = zoo.load_labelled(tmp_path, "samples")
+    np.testing.assert_array_equal(prefix, images[:6])
+    np.testing.assert_array_equal(plabels, labels[:6])
+    np.testing.assert_array_equal(zoo.load_samples(tmp_path), images[:6])
+    with pytest.raises(ZooError, match="n_classes"):
+        zoo.train_model("ddpm_cond", _cfg("ddpm_cond", n_classes=5), toy_train, tmp_path / "x", progress=False)
+    with pytest.raises(ZooError, match="no labels"):
+        zoo.train_model("ddpm_s", _cfg("ddpm_s"), toy_train, tmp_path / "s", progress=False)
+        zoo.load_labelled(tmp_path / "s", "samples")
+    with pytest.raises(ValueError, match="class_cond"):
+        _cfg("ddpm_s", n_labelled=10)

@@ -47,6 +47,8 @@ def _params(root: Path) -> Path:
         m["steps"] = 2
         if m.get("n_snapshots"):
             m.update(n_snapshots=2, snapshot_samples=4)
+        if m.get("class_cond"):
+            m.update(n_classes=4, n_labelled=2 * N_SAMPLES)  # the toy animals have 4 classes
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -54,7 +56,7 @@ def _params(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def zoo_root(tmp_path_factory) -> Path:
-    """A complete tiny smoke zoo (datasets, feature cache, splits, 7 models, 3 encoders) plus its evaluation."""
+    """A complete tiny smoke zoo (datasets, feature cache, splits, every model, 3 encoders) plus its evaluation."""
     root = tmp_path_factory.mktemp("zoo_eval")
     params = _params(root)
     save_imageset(_toy_animals(), root / "artifacts/smoke/datasets")
@@ -328,3 +330,46 @@ def test_paper_profile_streams_folders(tmp_path: Path) -> None:
     direct = features._forward(get_extractor("effnet_lite0", resolution=32), src.get(0, len(src)))["features"]
     assert np.array_equal(held["effnet"], direct)
     assert zoo_eval.first_images(cfg, "vae", 3).shape == (3, 3, 16, 16)
+
+
+def test_zoo_report_builds_every_table_and_figure(zoo_root: Path, tmp_path: Path) -> None:
+    """The zoo notebook's cells, called directly (the pipeline test runs the notebook itself)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from beyondfid.zoo import report as zr
+
+    cfg = _cfg(zoo_root)
+    table = zr.zoo_table_with_spread(cfg, spread_path=tmp_path / "none.json")
+    assert table["FID_effnet ±"].isna().all() and "not measured" in table.attrs["note"]
+    spread = {"smoke": {"seeds": [0, 1, 2], "machine": "test", "models": {
+        "ddpm_s": {"FID_effnet": {"mean": 10.0, "std": 2.5}}, "gan": {"recall": {"mean": 0.3, "std": 0.01}}}}}
+    (tmp_path / "spread.json").write_text(json.dumps(spread))
+    table = zr.zoo_table_with_spread(cfg, spread_path=tmp_path / "spread.json")
+    cols = list(table.columns)
+    assert cols.index("FID_effnet ±") == cols.index("FID_effnet") + 1
+    t = table.set_index("set")
+    assert t.at["ddpm_s", "FID_effnet ±"] == 2.5 and np.isnan(t.at["dit", "FID_effnet ±"])
+    assert t.at["gan", "recall ±"] == 0.01 and "3 training seeds" in table.attrs["note"]
+    pairs = zr.family_pairs_table(cfg, [("ddpm_s", "ddpm_l"), ("uvit", "ddpm_l")], spread_path=tmp_path / "spread.json")
+    a, b = t.at["ddpm_s", "FID_effnet"], t.at["ddpm_l", "FID_effnet"]
+    row = pairs.iloc[0]
+    assert row["family"] == "same" and pairs.iloc[1]["family"] == "different"
+    assert row["FID_effnet ratio"] == pytest.approx(max(a, b) / min(a, b))
+    assert row["FID_effnet within 20%"] == (max(a, b) / min(a, b) <= 1.2)
+    shares = zr.class_share_table(cfg)
+    assert np.allclose(shares.drop(columns=["set", "TV from real_heldout"]).sum(axis=1), 1.0)
+    labelled = zr.labelled_set_table(cfg)
+    assert labelled["model"].eq("ddpm_cond").all() and labelled["n"].sum() == N_SAMPLES
+    assert labelled["label agreement"].between(0, 1).all()
+    copies = zr.copies_table(cfg)
+    assert copies["set"].tolist() == ["real_heldout", *MODELS] and copies.attrs["threshold"] > 0
+    snaps = zr.snapshot_table(cfg)
+    figs = [zr.samples_figure(cfg, 8), zr.training_curves_figure(cfg), zr.class_figure(cfg, shares),
+            zr.nn_distance_figure(cfg, copies), zr.memorizer_pairs_figure(cfg, 4), zr.snapshot_figure(cfg, snaps, table)]
+    assert all(isinstance(f, Figure) for f in figs)
+    m = zr.zoo_metrics(cfg, table, copies, shares, snaps, pairs, labelled)
+    json.dumps(m, allow_nan=False)
+    assert set(m["zoo_table"]) >= set(MODELS) and 0 <= m["label_agreement"]["ddpm_cond"] <= 1

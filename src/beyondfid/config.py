@@ -152,9 +152,22 @@ class FincScalabilityConfig(_Strict):
     real_dataset: str = Field(description="cached features used as real inputs (synthetic ones of the same "
                                           "dimension beyond half its size); must be in features.datasets")
     rff_dim: int = Field(ge=1, le=100_000, description="FINC's r (2r random Fourier features)")
-    time_cap_s: float = Field(gt=0.0, le=604_800.0, description="per-run time cap in seconds (stands for the paper's 24 h)")
+    time_cap_s: float | None = Field(None, gt=0.0, le=604_800.0,
+                                     description="the baselines' per-run time cap in seconds (the paper's 24 h); "
+                                                 "give this or time_cap_reference")
+    time_cap_reference: float | None = Field(
+        None, gt=0.0, le=1e9,
+        description="the baselines' time cap as a multiple of a reference float32 GEMM timed in the same run "
+                    "(beyondfid.machine), so the table does not depend on the machine's speed; FINC is never capped")
     memory_cap_gb: float = Field(gt=0.0, le=4096.0, description="per-run cap on extra resident memory, GB (1e9 bytes)")
     threads: int = Field(ge=1, le=1024, description="torch/BLAS threads of every measured run")
+
+    @model_validator(mode="after")
+    def _one_time_cap(self) -> "FincScalabilityConfig":
+        if (self.time_cap_s is None) == (self.time_cap_reference is None):
+            raise ValueError("set exactly one of time_cap_s (seconds) and time_cap_reference (multiples of the "
+                             "reference GEMM measured in the run)")
+        return self
 
     @field_validator("sizes")
     @classmethod
@@ -233,11 +246,13 @@ class FincMemorizationConfig(_Strict):
 # --------------------------------------------------------------------------------------
 
 # Zoo model names are roles: on the paper profile each role reads a folder of the papers' samples.
-MODELS = ("ddpm_s", "ddpm_l", "dit", "gan", "projected_gan", "memorizer", "vae")
+MODELS = ("ddpm_s", "ddpm_l", "dit", "uvit", "gan", "projected_gan", "memorizer", "vae", "ddpm_cond")
 ENCODERS = ("ssl_contrastive", "ssl_masked", "classifier")
-Family = Literal["unet_ddpm", "dit", "dcgan", "projected_gan", "vae", "folder"]
-FAMILY_OF = {"ddpm_s": "unet_ddpm", "ddpm_l": "unet_ddpm", "dit": "dit", "gan": "dcgan",
-             "projected_gan": "projected_gan", "memorizer": "unet_ddpm", "vae": "vae"}
+Family = Literal["unet_ddpm", "dit", "uvit", "dcgan", "projected_gan", "vae", "folder"]
+FAMILY_OF = {"ddpm_s": "unet_ddpm", "ddpm_l": "unet_ddpm", "dit": "dit", "uvit": "uvit", "gan": "dcgan",
+             "projected_gan": "projected_gan", "memorizer": "unet_ddpm", "vae": "vae", "ddpm_cond": "unet_ddpm"}
+#: Zoo models whose samples carry labels from the generator's conditioning (``labels`` in samples.npz).
+CONDITIONAL_MODELS = ("ddpm_cond",)
 
 
 class EncoderConfig(_Strict):
@@ -250,6 +265,8 @@ class EncoderConfig(_Strict):
     weight_decay: float = Field(0.05, ge=0.0, le=1.0)
     seed: int = Field(0, ge=0, le=2**31 - 1)
     ckpt_every: int = Field(200, ge=1, le=1_000_000)
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="forward passes: bf16 autocast where "
+                                                                            "native (auto), or fixed")
 
 
 class ContrastiveConfig(EncoderConfig):
@@ -290,17 +307,20 @@ class ClassifierConfig(_Strict):
     hflip: bool = Field(True, description="augmentation: random left-right flips (animals face either way)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     ckpt_every: int = Field(200, ge=1, le=1_000_000)
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="forward passes: bf16 autocast where "
+                                                                            "native (auto), or fixed")
 
 
 class GeneratorConfig(_Strict):
     """One generator: architecture, optimisation and sampling. Fields a family does not use are ignored."""
 
-    family: Family = Field(description="unet_ddpm | dit | dcgan | projected_gan | vae | folder (paper profile: read the samples from `folder` instead of training)")
+    family: Family = Field(description="unet_ddpm | dit | uvit | dcgan | projected_gan | vae | folder (paper profile: read the samples from `folder` instead of training)")
     folder: str = Field("", description="family folder: image folder of the samples, relative to data.root")
     candidates_folder: str = Field("", description="family folder: optional folder of the candidate pool")
-    width: int = Field(32, ge=4, le=1024, description="UNet base channels / DiT token dim / GAN & VAE base channels")
-    depth: int = Field(3, ge=1, le=32, description="UNet resolution levels / DiT blocks")
-    heads: int = Field(4, ge=1, le=32, description="DiT attention heads")
+    width: int = Field(32, ge=4, le=1024, description="UNet base channels / DiT & U-ViT token dim / GAN & VAE base channels")
+    depth: int = Field(3, ge=1, le=32, description="UNet resolution levels / DiT blocks / U-ViT blocks (odd)")
+    heads: int = Field(4, ge=1, le=32, description="DiT / U-ViT attention heads")
+    patch: int = Field(4, ge=1, le=32, description="U-ViT patch side (DiT uses 4)")
     z_dim: int = Field(64, ge=1, le=4096, description="GAN / VAE latent size")
     steps: int = Field(ge=1, le=10_000_000, description="optimisation steps")
     batch_size: int = Field(64, ge=2, le=8192)
@@ -310,7 +330,18 @@ class GeneratorConfig(_Strict):
     timesteps: int = Field(1000, ge=2, le=100_000, description="diffusion: T of the cosine schedule")
     sample_steps: int = Field(25, ge=1, le=10_000, description="diffusion: DDIM steps")
     beta: float = Field(1.0, gt=0.0, le=100.0, description="VAE: KL weight")
-    feature_resolution: int = Field(64, ge=32, le=512, description="projected_gan: EfficientNet input side")
+    feature_resolution: int = Field(64, ge=32, le=512, description="projected_gan: EfficientNet input side (multiple of 32)")
+    proj_channels: int = Field(32, ge=1, le=1024, description="projected_gan: CCM width c (scales get c, 2c, 4c, 8c)")
+    class_cond: bool = Field(False, description="diffusion UNet: condition on the class label (class embedding added "
+                                                "to the time embedding)")
+    label_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="class_cond: share of training labels replaced by "
+                                                                  "the null label (enables classifier-free guidance)")
+    guidance: float = Field(1.0, ge=0.0, le=20.0, description="class_cond: classifier-free guidance scale w in "
+                                                              "eps_u + w (eps_c - eps_u); 1 = plain conditional")
+    n_labelled: int = Field(0, ge=0, le=10_000_000, description="class_cond: size of the labelled sample set "
+                                                                "(labelled.npz; class-balanced)")
+    n_classes: int = Field(10, ge=2, le=100_000, description="class_cond: number of classes (must match the "
+                                                             "training split's labels)")
     diffaug: bool = Field(False, description="GANs: DiffAugment translation + cutout on real and fake images before D "
                                              "(as Projected GANs use)")
     train_subset: int = Field(0, ge=0, le=10_000_000, description="train on this many images (0 = all of real_train)")
@@ -321,6 +352,9 @@ class GeneratorConfig(_Strict):
     bn_samples: int = Field(4096, ge=1, le=10_000_000,
                             description="GANs: latents used to fix the generator's BatchNorm statistics for sampling")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto: bfloat16 mixed precision where the CPU computes bf16 natively (AVX512-BF16/AMX), "
+                            "else float32 (beyondfid.zoo.training.autocast)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "GeneratorConfig":
@@ -328,8 +362,17 @@ class GeneratorConfig(_Strict):
             raise ValueError("n_snapshots > 0 needs snapshot_samples > 0")
         if self.n_snapshots > self.steps:
             raise ValueError(f"n_snapshots={self.n_snapshots} exceeds steps={self.steps}")
-        if self.family == "dit" and self.width % (2 * self.heads):
-            raise ValueError(f"DiT width {self.width} must be a multiple of 2*heads={2 * self.heads}")
+        if self.family in ("dit", "uvit") and self.width % (2 * self.heads):
+            raise ValueError(f"{self.family} width {self.width} must be a multiple of 2*heads={2 * self.heads}")
+        if self.family == "uvit" and (self.depth % 2 == 0 or 32 % self.patch):
+            raise ValueError(f"U-ViT needs an odd depth (in, mid, out blocks) and a patch dividing 32, "
+                             f"got depth={self.depth}, patch={self.patch}")
+        if self.family == "projected_gan" and self.feature_resolution % 32:
+            raise ValueError(f"feature_resolution must be a multiple of 32, got {self.feature_resolution}")
+        if (self.class_cond or self.n_labelled) and self.family != "unet_ddpm":
+            raise ValueError("class_cond / n_labelled are for the diffusion UNet (family unet_ddpm)")
+        if self.n_labelled and not self.class_cond:
+            raise ValueError("n_labelled > 0 needs class_cond: true (labels come from the conditioning)")
         if self.family == "unet_ddpm" and (self.width % 2 or self.depth > 3):
             raise ValueError(f"UNet needs an even width and depth <= 3 on 16x16 folded images, got {self.width}/{self.depth}")
         if self.family == "folder" and not self.folder:
@@ -360,6 +403,9 @@ class ZooConfig(_Strict):
         for name, cfg in self.models.items():
             if cfg.family not in (FAMILY_OF[name], "folder"):
                 raise ValueError(f"models.{name}.family must be {FAMILY_OF[name]!r} (or 'folder'), got {cfg.family!r}")
+            if cfg.family != "folder" and cfg.class_cond != (name in CONDITIONAL_MODELS):
+                raise ValueError(f"models.{name}.class_cond must be {name in CONDITIONAL_MODELS} "
+                                 f"(the conditional zoo models are {', '.join(CONDITIONAL_MODELS)})")
         return self
 
 

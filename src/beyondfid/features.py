@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .data import BatchSource, DataError, ImageFolder, load_imageset
 from .io import load_npz, save_json, save_npz, sha256_array
@@ -116,7 +116,7 @@ def extract_features(
 
     n_shards = (n + shard_size - 1) // shard_size
     done = sum((parts_dir / f"part_{i:05d}.npz").is_file() for i in range(n_shards))
-    bar = tqdm(total=n, desc=f"features {key}", unit="img", disable=not progress, initial=min(done * shard_size, n))
+    bar = progress_bar(total=n, desc=f"features {key}", unit="img", disable=not progress, initial=min(done * shard_size, n))
     for i in range(n_shards):
         part = parts_dir / f"part_{i:05d}.npz"
         if part.is_file():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .config import Config, config_from_cli
 from .data import DataError, ImageFolder, build_animals, build_digits, build_photos, save_imageset
@@ -48,7 +48,7 @@ def prepare_folders(cfg: Config) -> dict[str, dict]:
         files, shapes = {}, set()
         # Decode every image once here, so a corrupt file stops the run before any heavy work
         # (with skip_corrupt, ImageFolder has already dropped and counted unreadable files).
-        for i, p in enumerate(tqdm(folder.files, desc=f"check {name}", unit="img")):
+        for i, p in enumerate(progress_bar(folder.files, desc=f"check {name}", unit="img")):
             files[p.name] = sha256_file(p)
             shapes.add(folder.get(i, i + 1).shape[1:])
         if len(shapes) > 1:

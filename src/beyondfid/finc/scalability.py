@@ -27,6 +27,15 @@ How one run is measured (:func:`measure`)
   memory before the call by more than ``memory_cap_gb`` (status ``"oom"``, the paper's "–")
   or when the call has run ``time_cap_s`` seconds (status ``"timeout"``, the paper's
   "> 24 h"), and whenever the machine's available memory falls below ``min_free_gb``.
+  ``time_cap_s=None`` means no time cap: FINC, the method under test, always runs to
+  completion (only the baselines are time-capped), so its row can never read "> cap".
+* **Machine-relative time caps** (issue 16).  A fixed cap in seconds made the table's verdict
+  depend on the machine (FINC at 250k took 73 s here and 110-130 s on a slower machine of the
+  same kind, against a 90 s cap).  :func:`run_scalability` therefore accepts the cap as a
+  multiple ``time_cap_reference`` of a reference workload measured in the same run, in a
+  fresh child process with the same thread count (:func:`measure_reference`: float32 GEMMs of
+  :data:`beyondfid.machine.REFERENCE_GEMM_SIZE`); the cap in seconds is that multiple times
+  the reference's seconds, so a machine k times slower gets a k times longer cap.
   Before a run is started, :func:`run_grid` compares the method's own memory
   estimate (``beyondfid.finc.baselines.estimate_*_bytes``, :func:`estimate_finc_bytes`) with the
   cap and with the machine's available memory, so an allocation that cannot fit is never
@@ -83,6 +92,7 @@ __all__ = [
     "SyntheticModel",
     "default_methods",
     "estimate_finc_bytes",
+    "measure_reference",
     "fit_slopes",
     "fit_synthetic",
     "hardware_note",
@@ -94,6 +104,7 @@ __all__ = [
     "paper_entry",
     "run_grid",
     "run_scalability",
+    "cap_label",
     "scale_summary",
     "scale_table",
     "synthetic_features",
@@ -231,7 +242,7 @@ def _stop(proc: Any) -> None:
 def measure(
     fn: Callable,
     *args: Any,
-    time_cap_s: float,
+    time_cap_s: float | None,
     memory_cap_gb: float,
     setup: Callable[[], Sequence[Any]] | None = None,
     threads: int | None = None,
@@ -248,13 +259,14 @@ def measure(
     :class:`Measurement`: ``"ok"`` with wall seconds and peak extra resident bytes (see the
     module docstring), ``"timeout"`` when the call passed ``time_cap_s``, ``"oom"`` when its
     extra resident memory passed ``memory_cap_gb`` (GB = 1e9 bytes), when it raised
-    ``MemoryError`` / ``MemoryLimitExceeded``, or when the kernel killed it.  Any other error
+    ``MemoryError`` / ``MemoryLimitExceeded``, or when the kernel killed it; ``time_cap_s=None``
+    runs the call to completion (no time cap, memory caps still apply).  Any other error
     in the child is re-raised here as ``RuntimeError`` with the child's traceback.  Whatever
     the caps, the run is also stopped (``"oom"``) when the machine's available memory falls
     below ``min_free_gb``, so a measurement never drives the machine out of memory.
     """
-    if not (time_cap_s > 0 and math.isfinite(time_cap_s)):
-        raise ValueError(f"time_cap_s must be a finite number > 0, got {time_cap_s}")
+    if time_cap_s is not None and not (time_cap_s > 0 and math.isfinite(time_cap_s)):
+        raise ValueError(f"time_cap_s must be a finite number > 0 (or None: no time cap), got {time_cap_s}")
     if not (memory_cap_gb > 0 and math.isfinite(memory_cap_gb)):
         raise ValueError(f"memory_cap_gb must be a finite number > 0, got {memory_cap_gb}")
     cap = memory_cap_gb * GB
@@ -300,7 +312,7 @@ def measure(
                 _stop(proc)
                 return Measurement(float("nan"), float("nan"), "oom", setup_seconds=setup_s,
                                    note=f"stopped: extra resident memory passed the {memory_cap_gb:g} GB cap")
-            if time.perf_counter() - t0 > time_cap_s:
+            if time_cap_s is not None and time.perf_counter() - t0 > time_cap_s:
                 _stop(proc)
                 return Measurement(float("nan"), float("nan"), "timeout", setup_seconds=setup_s,
                                    note=f"stopped after the {time_cap_s:g} s cap")
@@ -312,7 +324,7 @@ def measure(
         _, secs, hwm_extra, desc = msg
         sampled_extra = sampled - rss0
         peak = sampled_extra if math.isnan(hwm_extra) else hwm_extra
-        if secs > time_cap_s:  # finished between two polls, past the cap
+        if time_cap_s is not None and secs > time_cap_s:  # finished between two polls, past the cap
             return Measurement(float("nan"), float("nan"), "timeout", setup_seconds=setup_s,
                                note=f"finished in {secs:.1f} s, past the {time_cap_s:g} s cap")
         if peak > cap:
@@ -519,13 +531,15 @@ def _est_fld(n: int, m: int, d: int) -> float:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A method of the table: ``fn(test, ref, **kwargs)`` (picklable) and its memory estimate
-    ``estimate_bytes(n, m, d)`` (extra bytes, evaluated in the parent before running)."""
+    """A method of the table: ``fn(test, ref, **kwargs)`` (picklable), its memory estimate
+    ``estimate_bytes(n, m, d)`` (extra bytes, evaluated in the parent before running), and
+    whether the time cap applies to it (``time_capped``; False for FINC, which always finishes)."""
 
     name: str
     fn: Callable
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     estimate_bytes: Callable[[int, int, int], float] | None = None
+    time_capped: bool = True
 
 
 def default_methods(names: Sequence[str], *, sigma: float, rff_dim: int, seed: int, threads: int | None,
@@ -534,7 +548,7 @@ def default_methods(names: Sequence[str], *, sigma: float, rff_dim: int, seed: i
     cap = memory_cap_gb * GB
     table = {
         "finc": MethodSpec("finc", run_finc, dict(sigma=sigma, rff_dim=rff_dim, seed=seed),
-                           functools.partial(estimate_finc_bytes, rff_dim=rff_dim)),
+                           functools.partial(estimate_finc_bytes, rff_dim=rff_dim), time_capped=False),
         "ken": MethodSpec("ken", run_ken, dict(sigma=sigma, memory_limit=cap), _est_ken),
         "rarity": MethodSpec("rarity", run_rarity, dict(memory_limit=cap), _est_rarity),
         "fld": MethodSpec("fld", run_fld, dict(seed=seed, memory_limit=cap), _est_fld),
@@ -576,7 +590,8 @@ def run_grid(
     2. the method already hit a cap at a smaller n → the same status, without running;
     3. inputs + estimate do not fit in 80 % of the machine's available memory → ``"oom"``
        without running (note says so: it is this machine's limit, not the cap);
-    4. otherwise ``runner(method.fn, time_cap_s=, memory_cap_gb=, setup=make_inputs(spec), ...)``.
+    4. otherwise ``runner(method.fn, time_cap_s=, memory_cap_gb=, setup=make_inputs(spec), ...)``,
+       with ``time_cap_s=None`` for a method that is not time-capped (FINC).
 
     Returns a DataFrame with one row per (method, n): method, n, data, status, ran, seconds,
     peak_extra_gb, sampled_peak_extra_gb, estimate_gb, setup_seconds, note.
@@ -607,8 +622,9 @@ def run_grid(
             else:
                 if log:
                     log(f"{meth.name} n={n:,} ({spec.source}) ...")
-                res = runner(meth.fn, time_cap_s=time_cap_s, memory_cap_gb=memory_cap_gb,
-                             setup=functools.partial(make_inputs, spec), threads=threads, **dict(meth.kwargs))
+                res = runner(meth.fn, time_cap_s=time_cap_s if meth.time_capped else None,
+                             memory_cap_gb=memory_cap_gb, setup=functools.partial(make_inputs, spec), threads=threads,
+                             **dict(meth.kwargs))
             if res.status != "ok" and hit is None:
                 hit = (res.status, n)
             if log and res.ran:
@@ -676,18 +692,28 @@ def paper_entry(method: str, n: int) -> str:
     return "– / > 24 h"
 
 
-def our_entry(status: str, seconds: float, peak_extra_gb: float, time_cap_s: float) -> str:
-    """Our cell: ``"12.3 s, 0.52 GB"``, ``"–"`` (out of memory) or ``"> 120 s"`` (time cap)."""
+def cap_label(time_cap_s: float, time_cap_reference: float | None = None) -> str:
+    """How a time cap is written in the table: ``"90 s"``, or ``"1000 ref = 91.2 s"`` when the cap
+    is a multiple of the reference workload measured in the run."""
+    if time_cap_reference is None:
+        return f"{time_cap_s:g} s"
+    return f"{time_cap_reference:g} ref = {time_cap_s:.3g} s"
+
+
+def our_entry(status: str, seconds: float, peak_extra_gb: float, time_cap_s: float,
+              time_cap_reference: float | None = None) -> str:
+    """Our cell: ``"12.3 s, 0.52 GB"``, ``"–"`` (out of memory) or ``"> 120 s"`` (time cap; with a
+    machine-relative cap ``"> 1000 ref = 91.2 s"``)."""
     if status == "ok":
         return f"{seconds:.3g} s, {peak_extra_gb:.2f} GB"
     if status == "oom":
         return "–"
     if status == "timeout":
-        return f"> {time_cap_s:g} s"
+        return f"> {cap_label(time_cap_s, time_cap_reference)}"
     raise ValueError(f"unknown status {status!r}")
 
 
-def wide_table(table: Any, time_cap_s: float) -> Any:
+def wide_table(table: Any, time_cap_s: float, time_cap_reference: float | None = None) -> Any:
     """Table 1 layout: one row per n; per method our cell (time, peak extra memory) and the paper's."""
     import pandas as pd
 
@@ -697,7 +723,8 @@ def wide_table(table: Any, time_cap_s: float) -> Any:
         for _, r in grp.iterrows():
             label = METHOD_LABELS.get(r["method"], r["method"])
             mark = "" if r["ran"] or r["status"] == "ok" else " *"
-            row[f"{label} (ours)"] = our_entry(r["status"], r["seconds"], r["peak_extra_gb"], time_cap_s) + mark
+            row[f"{label} (ours)"] = our_entry(r["status"], r["seconds"], r["peak_extra_gb"], time_cap_s,
+                                               time_cap_reference) + mark
             row[f"{label} (paper)"] = paper_entry(r["method"], int(n))
         rows.append(row)
     return pd.DataFrame(rows)
@@ -763,6 +790,23 @@ class ScalabilityResult:
     time_slopes: dict[str, tuple[float, float]]  # over every finished n
     memory_slopes: dict[str, tuple[float, float]]
     tail_time_slopes: dict[str, tuple[float, float]]  # over the 3 largest finished n
+    time_cap_s: float = float("nan")  # the baselines' cap in seconds on this machine, in this run
+    time_cap_reference: float | None = None  # the cap as a multiple of the reference (None: absolute cap)
+    reference_seconds: float = float("nan")  # one reference GEMM in a fresh child, measured in this run
+
+
+def measure_reference(threads: int | None, *, repeats: int = 5, size: int | None = None,
+                      runner: Callable[..., Measurement] = measure) -> float:
+    """Seconds of one reference GEMM (:mod:`beyondfid.machine`), measured like every run of the grid:
+    in a fresh child process with ``threads`` threads, inputs built and warmed up before the clock;
+    the call's wall time divided by ``repeats``."""
+    from beyondfid.machine import REFERENCE_GEMM_SIZE, gemm_inputs, gemm_repeat
+
+    res = runner(gemm_repeat, repeats, time_cap_s=None, memory_cap_gb=4.0, threads=threads,
+                 setup=functools.partial(gemm_inputs, size or REFERENCE_GEMM_SIZE))
+    if res.status != "ok" or not res.seconds > 0:
+        raise RuntimeError(f"the reference GEMM did not finish ({res.status}: {res.note})")
+    return float(res.seconds) / repeats
 
 
 def run_scalability(
@@ -771,24 +815,42 @@ def run_scalability(
     sizes: Sequence[int],
     methods: Sequence[str],
     rff_dim: int,
-    time_cap_s: float,
+    time_cap_s: float | None = None,
     memory_cap_gb: float,
     threads: int | None,
+    time_cap_reference: float | None = None,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
     runner: Callable[..., Measurement] = measure,
+    reference_runner: Callable[..., Measurement] | None = None,
 ) -> ScalabilityResult:
     """The whole experiment on a real feature pool (n_real × d).
 
     σ = median heuristic on the real pool (used for every n, so runs differ in n only); the
     synthetic model is fitted to the pool; the pool is written to a temporary .npy that the
     children read (removed afterwards).  See :func:`run_grid` for the budget rules.
+
+    The baselines' time cap is either absolute (``time_cap_s``) or machine-relative
+    (``time_cap_reference``: that many reference GEMMs, timed by :func:`measure_reference` at
+    the start of this run with ``reference_runner``, default ``runner``); give exactly one.
+    FINC is never time-capped.
     """
     from beyondfid.finc import median_bandwidth
 
+    if (time_cap_s is None) == (time_cap_reference is None):
+        raise ValueError("give exactly one of time_cap_s (seconds) and time_cap_reference (multiples of the "
+                         f"reference GEMM), got {time_cap_s} and {time_cap_reference}")
+    if time_cap_reference is not None and not (time_cap_reference > 0 and math.isfinite(time_cap_reference)):
+        raise ValueError(f"time_cap_reference must be a finite number > 0, got {time_cap_reference}")
     real = np.ascontiguousarray(real, dtype=np.float32)
     if real.ndim != 2 or len(real) < 4:
         raise ValueError(f"the real feature pool must be 2-D with at least 4 rows, got shape {real.shape}")
+    ref_s = measure_reference(threads, runner=reference_runner or runner)
+    if time_cap_reference is not None:
+        time_cap_s = time_cap_reference * ref_s
+    if log:
+        log(f"reference GEMM: {ref_s:.4g} s; baselines' time cap {cap_label(time_cap_s, time_cap_reference)}; "
+            f"FINC uncapped")
     half = len(real) // 2
     sigma = float(median_bandwidth(real[:half], real[half:], seed=seed))
     model = fit_synthetic(real)
@@ -808,7 +870,8 @@ def run_scalability(
         table=table, sigma=sigma, dim=int(real.shape[1]), real_rows=len(real),
         real_scale=scale_summary(real, seed=seed), synthetic_scale=scale_summary(synth, seed=seed),
         time_slopes=fit_slopes(table, "seconds"), memory_slopes=fit_slopes(table, "peak_extra_gb"),
-        tail_time_slopes=fit_slopes(table, "seconds", tail=3),
+        tail_time_slopes=fit_slopes(table, "seconds", tail=3), time_cap_s=float(time_cap_s),
+        time_cap_reference=time_cap_reference, reference_seconds=ref_s,
     )
 
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..config import ClassifierConfig
 from ..data import ImageSet
-from .training import TrainLog, deterministic, fit, load_checkpoint
+from .training import TrainLog, adam, autocast, deterministic, fit, load_checkpoint, resolve_precision
 from .transforms import random_affine
 
 
@@ -104,7 +104,8 @@ def train_classifier(
     _check_train(train, n_classes, cfg.batch_size)
     with deterministic(cfg.seed):
         model = AnimalCNN(n_classes, cfg.width)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, decoupled=True)
+    precision = resolve_precision(cfg.precision)
     x_all = to_float(train.images)
     y_all = torch.from_numpy(train.labels)
     n = len(train)
@@ -115,7 +116,8 @@ def train_classifier(
             g["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / cfg.n_steps))
         idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
         x = random_affine((x_all[idx] + 1) / 2, gen, max_translate=cfg.max_translate, hflip=cfg.hflip) * 2 - 1
-        logits = model(x)
+        with autocast(precision):
+            logits = model(x).float()
         loss = F.cross_entropy(logits, y_all[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -123,9 +125,11 @@ def train_classifier(
         acc = (logits.argmax(1) == y_all[idx]).float().mean()
         return {"loss": loss.item(), "train_acc": acc.item()}
 
+    from .ssl import encoder_meta
+
     log = fit(step_fn, {"classifier": model}, {"opt": opt}, n_steps=cfg.n_steps, ckpt_path=ckpt_path,
               seed=cfg.seed, ckpt_every=cfg.ckpt_every, desc="classifier", progress=progress,
-              max_steps_this_call=max_steps_this_call)
+              max_steps_this_call=max_steps_this_call, meta=encoder_meta(cfg))
     model.eval()
     acc = None
     if heldout is not None and log.steps_done == cfg.n_steps:

@@ -52,12 +52,37 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, alpha_bar: 
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
-def eps_loss(model: Denoiser, x0: torch.Tensor, alpha_bar: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Monte-Carlo estimate of ``E_t E_eps ||eps - model(x_t, t)||^2`` (mean over pixels), t uniform."""
+def eps_loss(model: Callable[..., torch.Tensor], x0: torch.Tensor, alpha_bar: torch.Tensor, gen: torch.Generator,
+             y: torch.Tensor | None = None) -> torch.Tensor:
+    """Monte-Carlo estimate of ``E_t E_eps ||eps - model(x_t, t)||^2`` (mean over pixels), t uniform;
+    a conditional model is called as ``model(x_t, t, y)``."""
     t = torch.randint(0, len(alpha_bar), (x0.shape[0],), generator=gen)
     noise = torch.randn(x0.shape, generator=gen, dtype=x0.dtype)
-    pred = model(q_sample(x0, t, noise, alpha_bar), t.to(x0.dtype))
+    xt = q_sample(x0, t, noise, alpha_bar)
+    pred = model(xt, t.to(x0.dtype)) if y is None else model(xt, t.to(x0.dtype), y)
     return torch.mean((pred - noise) ** 2)
+
+
+def guided(model: Callable[..., torch.Tensor], y: torch.Tensor, null: int, scale: float) -> Denoiser:
+    """Classifier-free guidance (Ho & Salimans 2022): ``eps = eps_u + w (eps_c - eps_u)`` with
+    ``eps_c = model(x, t, y)`` and ``eps_u = model(x, t, null)``; ``w = 1`` is the plain conditional
+    model (one forward), ``w = 0`` the unconditional one. Returns a denoiser ``(x, t) -> eps``
+    for the sampler, for one batch of labels ``y``."""
+    if scale < 0:
+        raise DiffusionError(f"guidance scale must be >= 0, got {scale}")
+    y = y.long()
+    nul = torch.full_like(y, null)
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if scale == 1.0:
+            return model(x, t, y)
+        if scale == 0.0:
+            return model(x, t, nul)
+        both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, nul]))
+        eps_c, eps_u = both.chunk(2)
+        return eps_u + scale * (eps_c - eps_u)
+
+    return denoise
 
 
 def ddim_timesteps(n_timesteps: int, n_steps: int) -> list[int]:

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from .classifier import ClassifierError
 from ..config import MODELS, Config, ConfigError, add_stage_arguments, apply_threads, load_config
@@ -293,7 +293,7 @@ def _real_feature_cache(cfg: Config, extractor: Any) -> tuple[np.ndarray, np.nda
     return load_features(cfg.features_dir, key)["features"], np.asarray(index, np.int64)
 
 
-def _extract(extractor: Any, src: BatchSource, chunk: int, name: str, bar: tqdm) -> np.ndarray:
+def _extract(extractor: Any, src: BatchSource, chunk: int, name: str, bar: Any) -> np.ndarray:
     """``features`` of every image of ``src`` in chunks (fixed micro-batch forward), finite-checked."""
     out = []
     for lo in range(0, len(src), chunk):
@@ -347,7 +347,7 @@ def evaluate_set(s: SampleSet, ctx: _Context, progress: bool = True) -> dict[str
         raise ZooEvalError(f"{s.name}: {s.source} holds no images")
     cached = s.real and ctx.real_cache is not None
     passes = 1 + len(ctx.ssl) + (ctx.classifier is not None) + (s.name != "real_train")
-    bar = tqdm(total=n * passes, desc=f"zoo_eval {s.name}", unit="img", disable=not progress)
+    bar = progress_bar(total=n * passes, desc=f"zoo_eval {s.name}", unit="img", disable=not progress)
     out: dict[str, np.ndarray] = {}
     if cached:
         feats, index = ctx.real_cache
@@ -406,6 +406,20 @@ def _context(cfg: Config) -> _Context:
         common["nn_size"] = NN_FOLDER_SIZE
     return _Context(cfg, extractor, ssl, classifier, class_names, real_train, common,
                     _real_feature_cache(cfg, extractor))
+
+
+def evaluate_images(cfg: Config, images: np.ndarray, name: str = "images", ctx: _Context | None = None,
+                    progress: bool = False) -> dict[str, np.ndarray]:
+    """The ``zoo_eval`` arrays of an in-memory image set (uint8 N x 1 x 28 x 28), computed exactly as the stage
+    computes a model's samples (benchmarks use it for sets outside the pipeline, e.g. other training seeds).
+    Pass ``ctx=eval_context(cfg)`` to reuse the loaded networks across calls."""
+    ctx = ctx or _context(cfg)
+    return evaluate_set(SampleSet(name, _array_set(name, np.asarray(images)), Path(name), False), ctx, progress)
+
+
+def eval_context(cfg: Config) -> _Context:
+    """The loaded extractor, encoders, classifier and ``real_train`` reference of the evaluation."""
+    return _context(cfg)
 
 
 def _read_index(path: Path) -> dict[str, Any]:

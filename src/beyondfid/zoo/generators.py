@@ -4,12 +4,17 @@ All networks work on float images in ``[-1, 1]`` of shape ``(N, 1, 32, 32)``: th
 AnimalShape silhouettes are zero-padded (value ``-1``, i.e. black background) by
 :func:`to_model_space`, and :func:`to_uint8` crops the centre 28x28 back out.
 
-* :class:`UNet` -- the epsilon-prediction denoiser of ``ddpm_s``/``ddpm_l``/``memorizer``;
+* :class:`UNet` -- the epsilon-prediction denoiser of ``ddpm_s``/``ddpm_l``/``memorizer``, and,
+  with ``n_classes``, of the class-conditional ``ddpm_cond`` (class embedding added to the time
+  embedding, a learned "null" class for classifier-free guidance);
 * :class:`DiT` -- a diffusion transformer on 4x4 patches with adaLN-Zero time conditioning;
+* :class:`UViT` -- U-ViT (Bao et al. 2023): time as a token, long skip connections between
+  shallow and deep blocks, a 3x3 output convolution;
 * :class:`DCGANGenerator` / :class:`DCGANDiscriminator` -- the GAN family;
-* :class:`ProjectedDiscriminator` -- discriminator heads on *frozen* ImageNet EfficientNet-Lite0
-  early-block features (the Projected GAN recipe: the generator is judged in an ImageNet
-  feature space, which is what lets it "fool" ImageNet-feature metrics);
+* :class:`FastGANGenerator` / :class:`ProjectedDiscriminator` -- Projected FastGAN (Sauer et al.
+  2021): a FastGAN-lite generator (GLU up-blocks, skip-layer excitation) judged by
+  discriminators on *frozen* ImageNet EfficientNet-Lite0 features at four scales, after fixed
+  random cross-channel (CCM) and cross-scale (CSM) mixing;
 * :class:`ConvVAE` -- a convolutional VAE with a Bernoulli decoder.
 """
 
@@ -111,8 +116,10 @@ class UNet(nn.Module):
     """
 
     def __init__(self, base: int = 32, mults: tuple[int, ...] = (1, 2, 2), n_res: int = 1,
-                 space_to_depth: int = 2) -> None:
+                 space_to_depth: int = 2, n_classes: int = 0) -> None:
         super().__init__()
+        if n_classes < 0:
+            raise GeneratorError(f"n_classes must be >= 0, got {n_classes}")
         if base < 8 or base % 2 or not mults or n_res < 1 or space_to_depth not in (1, 2, 4):
             raise GeneratorError(
                 f"bad UNet config base={base}, mults={mults}, n_res={n_res}, space_to_depth={space_to_depth}"
@@ -123,6 +130,9 @@ class UNet(nn.Module):
         self.base = base
         self.s2d = space_to_depth
         self.temb = nn.Sequential(nn.Linear(base, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
+        self.n_classes = n_classes
+        if n_classes:  # row n_classes is the learned "no label" embedding (classifier-free guidance)
+            self.class_emb = nn.Embedding(n_classes + 1, tdim)
         self.inp = nn.Conv2d(space_to_depth ** 2, base, 3, padding=1)
         chans = [base * m for m in mults]
         self.down = nn.ModuleList()
@@ -146,8 +156,16 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """``eps_hat(x_t, t)``; a class-conditional UNet also takes labels ``y`` (``n_classes`` = no label,
+        also used when ``y`` is None)."""
         temb = self.temb(timestep_embedding(t, self.base))
+        if self.n_classes:
+            if y is None:
+                y = torch.full((x.shape[0],), self.n_classes, dtype=torch.long)
+            temb = temb + self.class_emb(y)
+        elif y is not None:
+            raise GeneratorError("this UNet is unconditional (n_classes=0) but got labels")
         h = self.inp(F.pixel_unshuffle(x, self.s2d))
         skips = []
         for blocks, down in zip(self.down, self.downsample):
@@ -230,6 +248,81 @@ class DiT(nn.Module):
         return h.reshape(n, g, g, p, p).permute(0, 1, 3, 2, 4).reshape(n, 1, g * p, g * p)
 
 
+class UViTBlock(nn.Module):
+    """Pre-norm transformer block (attention + GELU MLP); with ``skip``, the long skip from the
+    matching shallow block is concatenated and projected back first: ``x = W [x, skip]``."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: int = 4, skip: bool = False) -> None:
+        super().__init__()
+        self.skip = nn.Linear(2 * dim, dim) if skip else None
+        self.norm1 = nn.LayerNorm(dim)
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(approximate="tanh"),
+                                 nn.Linear(mlp_ratio * dim, dim))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        if self.skip is not None:
+            x = self.skip(torch.cat([x, skip], dim=-1))
+        n, L, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(n, L, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v)
+        x = x + self.proj(a.transpose(1, 2).reshape(n, L, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class UViT(nn.Module):
+    """U-ViT (Bao et al., CVPR 2023, "All are Worth Words"): a ViT denoiser whose inputs are all tokens.
+
+    Tokens: one time token (sinusoidal embedding of ``t`` through a small MLP) followed by the
+    ``(32/patch)^2`` patch tokens, plus a learned position embedding. ``depth`` blocks are
+    arranged as ``depth // 2`` "in" blocks, one middle block and ``depth // 2`` "out" blocks;
+    out block ``i`` receives a long skip from in block ``depth//2 - 1 - i`` (concatenate +
+    linear), the paper's key ingredient for fast training. The patch tokens go through a
+    LayerNorm and a linear head back to pixels, then a 3x3 convolution (the paper's final
+    conv block); the head and the conv's bias start at zero, so the initial model predicts ``eps = 0``.
+    ``depth`` must be odd.
+    """
+
+    def __init__(self, dim: int = 128, depth: int = 7, heads: int = 4, patch: int = 4, mlp_ratio: int = 4) -> None:
+        super().__init__()
+        if MODEL_SIZE % patch or dim % heads or dim % 2 or depth < 1 or depth % 2 == 0:
+            raise GeneratorError(f"bad U-ViT config dim={dim}, depth={depth} (must be odd), heads={heads}, patch={patch}")
+        self.dim, self.patch = dim, patch
+        self.grid = MODEL_SIZE // patch
+        self.embed = nn.Conv2d(1, dim, patch, stride=patch)
+        self.time_mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.SiLU(), nn.Linear(4 * dim, dim))
+        self.pos = nn.Parameter(0.02 * torch.randn(1, 1 + self.grid * self.grid, dim))
+        half = depth // 2
+        self.in_blocks = nn.ModuleList([UViTBlock(dim, heads, mlp_ratio) for _ in range(half)])
+        self.mid = UViTBlock(dim, heads, mlp_ratio)
+        self.out_blocks = nn.ModuleList([UViTBlock(dim, heads, mlp_ratio, skip=True) for _ in range(half)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, patch * patch)
+        self.final = nn.Conv2d(1, 1, 3, padding=1)
+        for p in (self.head.weight, self.head.bias, self.final.bias):
+            nn.init.zeros_(p)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        tok = self.embed(x).flatten(2).transpose(1, 2)
+        time_tok = self.time_mlp(timestep_embedding(t, self.dim))[:, None]
+        h = torch.cat([time_tok, tok], dim=1) + self.pos
+        skips = []
+        for b in self.in_blocks:
+            h = b(h)
+            skips.append(h)
+        h = self.mid(h)
+        for b in self.out_blocks:
+            h = b(h, skips.pop())
+        h = self.head(self.norm(h[:, 1:]))  # drop the time token: (n, grid*grid, p*p)
+        p, g = self.patch, self.grid
+        img = h.reshape(n, g, g, p, p).permute(0, 1, 3, 2, 4).reshape(n, 1, g * p, g * p)
+        return self.final(img)
+
+
 # --------------------------------------------------------------------------------------
 # GANs
 # --------------------------------------------------------------------------------------
@@ -273,85 +366,212 @@ class DCGANDiscriminator(nn.Module):
         return self.net(x).view(-1)
 
 
-@functools.lru_cache(maxsize=4)
-def _frozen_effnet_blocks(n_blocks: int) -> nn.ModuleList:
-    """Stem + first ``n_blocks`` MBConv blocks of ImageNet EfficientNet-Lite0, eval mode, no grad.
+def _sn(module: nn.Module) -> nn.Module:
+    """Spectral normalisation of a layer's weight (one power iteration per training forward)."""
+    return nn.utils.parametrizations.spectral_norm(module)
 
-    Cached: the modules are never modified, so every discriminator can share one copy."""
+
+class _GLU(nn.Module):
+    """Gated linear unit over channels: ``a * sigmoid(b)`` for ``[a, b] = x`` split in two."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return a * torch.sigmoid(b)
+
+
+class _SkipExcitation(nn.Module):
+    """FastGAN's skip-layer excitation: channel gates for a high-resolution map from a low-resolution one."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.AdaptiveAvgPool2d(4), _sn(nn.Conv2d(cin, cout, 4, 1, 0, bias=False)), nn.SiLU(),
+                                 _sn(nn.Conv2d(cout, cout, 1, 1, 0, bias=False)), nn.Sigmoid())
+
+    def forward(self, small: torch.Tensor, big: torch.Tensor) -> torch.Tensor:
+        return big * self.net(small)
+
+
+def _up_block(cin: int, cout: int) -> nn.Sequential:
+    """FastGAN-lite's small up-block: nearest x2, spectrally normalised 3x3 conv to 2*cout, BN, GLU."""
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), _sn(nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False)),
+                         nn.BatchNorm2d(2 * cout), _GLU())
+
+
+class FastGANGenerator(nn.Module):
+    """FastGAN-lite generator (Liu et al. 2021, as Projected FastGAN uses) at 32x32.
+
+    ``z`` -> 4x4 (transposed conv, BN, GLU) -> 8 -> 16 -> 32 up-blocks (nearest upsampling,
+    spectrally normalised 3x3 conv, BN, GLU: the "lite" variant, without noise injection, so
+    a sample is a deterministic function of ``z``), with skip-layer excitation from the 4x4 map
+    into the 16x16 one and from 8x8 into 32x32, then a 3x3 conv and tanh. Channels:
+    ``8w, 4w, 2w, w`` at 4, 8, 16, 32 px.
+    """
+
+    def __init__(self, z_dim: int = 64, base: int = 32) -> None:
+        super().__init__()
+        if z_dim < 1 or base < 4:
+            raise GeneratorError(f"bad FastGAN generator config z_dim={z_dim}, base={base}")
+        self.z_dim = z_dim
+        c4, c8, c16, c32 = 8 * base, 4 * base, 2 * base, base
+        self.init = nn.Sequential(_sn(nn.ConvTranspose2d(z_dim, 2 * c4, 4, 1, 0, bias=False)),
+                                  nn.BatchNorm2d(2 * c4), _GLU())
+        self.up8 = _up_block(c4, c8)
+        self.up16 = _up_block(c8, c16)
+        self.up32 = _up_block(c16, c32)
+        self.se16 = _SkipExcitation(c4, c16)
+        self.se32 = _SkipExcitation(c8, c32)
+        self.to_img = _sn(nn.Conv2d(c32, 1, 3, 1, 1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        f4 = self.init(z.view(len(z), -1, 1, 1))
+        f8 = self.up8(f4)
+        f16 = self.se16(f4, self.up16(f8))
+        f32 = self.se32(f8, self.up32(f16))
+        return torch.tanh(self.to_img(f32))
+
+
+#: EfficientNet-Lite0's blocks grouped into the four stages the projected discriminator reads
+#: (as Projected GAN splits timm's tf_efficientnet_lite0): stem + blocks 0-2 (24 ch, 1/4 of the
+#: input side), 3-4 (40 ch, 1/8), 5-10 (112 ch, 1/16), 11-15 (320 ch, 1/32).
+EFFNET_STAGES = ((0, 3), (3, 5), (5, 11), (11, 16))
+
+
+@functools.lru_cache(maxsize=2)
+def _frozen_effnet() -> nn.ModuleList:
+    """ImageNet EfficientNet-Lite0 as four frozen stages (eval mode, no grad), cached and shared:
+    the modules are never modified."""
     from ..extractors.effnet import EfficientNetLite
 
     net = EfficientNetLite("efficientnet-lite0", resolution=MODEL_SIZE, device="cpu").net
-    stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
-    frozen = nn.ModuleList([stem, *list(net._blocks)[:n_blocks]]).eval()
-    for p in frozen.parameters():
+    blocks = list(net._blocks)
+    stem = [net._conv_stem, net._bn0, net._swish]
+    stages = nn.ModuleList([nn.Sequential(*(stem if i == 0 else []), *blocks[a:b])
+                            for i, (a, b) in enumerate(EFFNET_STAGES)]).eval()
+    for p in stages.parameters():
         p.requires_grad_(False)
-    return frozen
+    return stages
 
 
 class FrozenEffNetFeatures(nn.Module):
-    """Multi-scale features of ImageNet EfficientNet-Lite0's stem and first blocks, frozen.
+    """Four-scale features of ImageNet EfficientNet-Lite0, frozen (:data:`EFFNET_STAGES`).
 
     Input: model-space images ``(N, 1, 32, 32)`` in ``[-1, 1]``; they are mapped to ``[0, 1]``,
     repeated to RGB, bilinearly resized to ``resolution`` and ImageNet-normalised, exactly as
-    the ``effnet_lite0`` extractor sees images. Returns the activations after the blocks in
-    ``taps``. Gradients flow to the input; the weights never change (eval mode, no grad), and
-    they are *not* part of ``state_dict`` -- they come from the installed weight package.
+    the ``effnet_lite0`` extractor sees images. Gradients flow to the input; the weights never
+    change (eval mode, no grad), and they are *not* part of ``state_dict`` -- they come from the
+    installed weight package.
     """
 
-    def __init__(self, resolution: int = 64, taps: tuple[int, ...] = (2, 4, 7)) -> None:
+    def __init__(self, resolution: int = 64) -> None:
         super().__init__()
         from ..extractors.base import IMAGENET_MEAN, IMAGENET_STD
 
-        if not taps or min(taps) < 0 or max(taps) > 15:
-            raise GeneratorError(f"taps must index EfficientNet-Lite0's 16 blocks (0..15), got {taps}")
-        frozen = _frozen_effnet_blocks(max(taps) + 1)
-        object.__setattr__(self, "_frozen", frozen)  # hidden from state_dict/parameters/train()
+        if resolution < 32 or resolution % 32:
+            raise GeneratorError(f"feature_resolution must be a multiple of 32 (EfficientNet's stride), got {resolution}")
+        object.__setattr__(self, "_frozen", _frozen_effnet())  # hidden from state_dict/parameters/train()
         self.resolution = resolution
-        self.taps = tuple(sorted(taps))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        with torch.no_grad():
-            self.channels = tuple(f.shape[1] for f in self(torch.zeros(1, 1, MODEL_SIZE, MODEL_SIZE)))
+        self.channels = (24, 40, 112, 320)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = ((x + 1) / 2).expand(-1, 3, -1, -1)
-        x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
-        h = self._frozen[0]((x - self.mean) / self.std)
+        if self.resolution != x.shape[-1]:
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
+        h = (x - self.mean) / self.std
         out = []
-        for i, block in enumerate(self._frozen[1:]):
-            h = block(h)
-            if i in self.taps:
-                out.append(h)
+        for stage in self._frozen:
+            h = stage(h)
+            out.append(h)
         return out
 
 
-class ProjectedDiscriminator(nn.Module):
-    """Projected-GAN discriminator: on each frozen EfficientNet feature map, a fixed random 1x1
-    channel projection (cross-channel mixing, not trained) followed by a small trainable conv
-    head producing one logit map; the image's logit is the sum of the heads' mean logits."""
+class RandomProjection(nn.Module):
+    """Projected GAN's fixed random feature mixing (Sauer et al. 2021, Sec. 3.2), never trained.
 
-    def __init__(self, base: int = 32, resolution: int = 64, taps: tuple[int, ...] = (2, 4, 7),
-                 proj_channels: int = 32) -> None:
+    * CCM, cross-channel mixing: a random 1x1 convolution per scale to ``c, 2c, 4c, 8c`` channels;
+    * CSM, cross-scale mixing: top-down, each scale's mixed map plus the (already mixed) coarser
+      one, bilinearly upsampled x2 and a random 1x1 convolution halving the channels (the
+      finest keeps them), so scale ``i`` of the output has ``(c, c, 2c, 4c)[i]`` channels at
+      twice the backbone's resolution.
+
+    Weights: PyTorch's default convolution initialisation from the global RNG, frozen
+    (``requires_grad=False``); they are buffers of the checkpoint, so a reloaded discriminator
+    sees the same projection.
+    """
+
+    def __init__(self, in_channels: tuple[int, ...], c: int = 32) -> None:
         super().__init__()
-        self.features = FrozenEffNetFeatures(resolution, taps)
-        self.proj = nn.ModuleList()
-        self.heads = nn.ModuleList()
-        for c in self.features.channels:
-            proj = nn.Conv2d(c, proj_channels, 1, bias=False)
-            nn.init.kaiming_normal_(proj.weight)
-            proj.weight.requires_grad_(False)
-            self.proj.append(proj)
-            self.heads.append(nn.Sequential(
-                nn.Conv2d(proj_channels, base, 3, padding=1), nn.LeakyReLU(0.2),
-                nn.Conv2d(base, base, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-                nn.Conv2d(base, 1, 1),
-            ))
+        if len(in_channels) != 4 or c < 1:
+            raise GeneratorError(f"RandomProjection needs 4 scales and c >= 1, got {in_channels}, c={c}")
+        ccm_out = (c, 2 * c, 4 * c, 8 * c)
+        self.ccm = nn.ModuleList([nn.Conv2d(ci, co, 1) for ci, co in zip(in_channels, ccm_out)])
+        csm_out = (c, c, 2 * c, 4 * c)
+        self.csm = nn.ModuleList([nn.Conv2d(ci, co, 1) for ci, co in zip(ccm_out, csm_out)])
+        self.channels = csm_out
+        self.requires_grad_(False)
+
+    def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        mixed = [conv(f) for conv, f in zip(self.ccm, feats)]
+        out: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
+        h = None
+        for i in (3, 2, 1, 0):
+            h = mixed[i] if h is None else mixed[i] + h
+            h = self.csm[i](F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=True))
+            out[i] = h
+        return out
+
+
+class _MiniDisc(nn.Module):
+    """One scale's discriminator: strided 4x4 down-blocks (spectral norm, BN, LeakyReLU) to 8x8
+    (or fewer if the map is smaller), then a 4x4 conv to a logit map (padded below 4x4)."""
+
+    def __init__(self, cin: int, size: int, base: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = cin
+        while size > 8:
+            cout = base * max(1, 32 // size) * 2
+            layers += [_sn(nn.Conv2d(c, cout, 4, 2, 1)), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+            c, size = cout, size // 2
+        layers.append(_sn(nn.Conv2d(c, 1, 4, 1, 0 if size >= 4 else 2, bias=False)))
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = 0.0
-        for f, proj, head in zip(self.features(x), self.proj, self.heads):
-            logits = logits + head(proj(f)).mean(dim=(1, 2, 3))
-        return logits  # type: ignore[return-value]
+        return self.net(x).flatten(1)
+
+
+class ProjectedDiscriminator(nn.Module):
+    """Projected GAN discriminator: frozen EfficientNet-Lite0 features at four scales
+    (:class:`FrozenEffNetFeatures`), fixed random CCM + CSM (:class:`RandomProjection`), and one
+    trainable :class:`_MiniDisc` per scale; returns every head's logits concatenated
+    ``(N, n_logits)`` (the hinge loss averages over them).
+
+    Augment the images (DiffAugment) before calling it. :meth:`features` and :meth:`heads`
+    split the forward pass so a training step can reuse one feature pass for the
+    discriminator's and the generator's losses (the features do not depend on the heads).
+    """
+
+    def __init__(self, base: int = 32, resolution: int = 64, proj_channels: int = 32) -> None:
+        super().__init__()
+        self.backbone = FrozenEffNetFeatures(resolution)
+        self.project = RandomProjection(self.backbone.channels, proj_channels)
+        sizes = [2 * resolution // s for s in (4, 8, 16, 32)]  # CSM doubles the backbone's resolution
+        self.discs = nn.ModuleList([_MiniDisc(c, sz, base) for c, sz in zip(self.project.channels, sizes)])
+
+    def train(self, mode: bool = True) -> "ProjectedDiscriminator":
+        super().train(mode)
+        self.project.eval()  # fixed: no mode-dependent layers, kept in eval for clarity
+        return self
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.project(self.backbone(x))
+
+    def heads(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([d(f) for d, f in zip(self.discs, feats)], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.heads(self.features(x))
 
 
 # --------------------------------------------------------------------------------------
@@ -386,7 +606,7 @@ class ConvVAE(nn.Module):
         )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.enc(x).chunk(2, dim=1)
+        mu, logvar = self.enc(x).float().chunk(2, dim=1)  # float32 even under bf16 autocast (KL, exp)
         return mu, logvar.clamp(-12, 8)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
@@ -399,7 +619,7 @@ class ConvVAE(nn.Module):
     def loss(self, x: torch.Tensor, gen: torch.Generator, beta: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
         mu, logvar = self.encode(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
-        rec = F.binary_cross_entropy_with_logits(self.decode_logits(z), (x + 1) / 2, reduction="none")
+        rec = F.binary_cross_entropy_with_logits(self.decode_logits(z).float(), (x.float() + 1) / 2, reduction="none")
         rec = rec.flatten(1).sum(1).mean()
         kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1).mean()
         return rec + beta * kl, {"rec": rec.item(), "kl": kl.item()}

@@ -1,23 +1,35 @@
 """The mini model zoo: splits, the generator registry, training/sampling, and the CLI.
 
-Seven generators of the AnimalShape domain, each standing in for a knob of the papers'
+Nine generators of the AnimalShape domain, each standing in for a knob of the papers'
 experiments:
 
-==============  =====================  ==============================================
-name            family                 role
-==============  =====================  ==============================================
-ddpm_s          UNet DDPM, DDIM        small member of one family (EDM2-XS)
-ddpm_l          UNet DDPM, DDIM        same family, ~2x width (EDM2-XXL)
-dit             DiT on 4x4 patches     other architecture at similar FID (U-ViT/DiT)
-gan             DCGAN                  StyleGAN2 stand-in; snapshots + 5x candidate pool
-projected_gan   DCGAN G, projected D   D on frozen ImageNet EfficientNet-Lite0 features
-memorizer       UNet DDPM, tiny subset trained long on a few hundred images: copies them
-vae             conv VAE               a third family
-==============  =====================  ==============================================
+==============  =======================  ==============================================
+name            family                   role
+==============  =======================  ==============================================
+ddpm_s          UNet DDPM, DDIM          small member of one family (EDM2-XS)
+ddpm_l          UNet DDPM, DDIM          same family, ~2x width (EDM2-XXL)
+dit             DiT on 4x4 patches       another architecture (DiT)
+uvit            U-ViT (long skips)       other architecture at similar FID (U-ViT, paper 3)
+gan             DCGAN                    StyleGAN2 stand-in; snapshots + 5x candidate pool
+projected_gan   FastGAN G, projected D   Projected FastGAN: D on frozen ImageNet EfficientNet-Lite0
+                                         features, random CCM/CSM, DiffAugment
+memorizer       UNet DDPM, tiny subset   trained long on a few hundred images: copies them
+vae             conv VAE                 a third family
+ddpm_cond       class-conditional UNet   labelled synthetic data (paper 3, Fig. 6 / Table 8)
+==============  =======================  ==============================================
 
 Every model is trained by :func:`beyondfid.zoo.training.fit` (deterministic, resumable,
 NaN-checked) and leaves in its output folder ``ckpt.pt``, ``samples.npz`` (``images`` uint8
 N x 1 x 28 x 28) and ``log.json``; the GANs add ``candidates.npz`` and ``snapshots/``.
+
+The class-conditional ``ddpm_cond`` also writes labels: ``samples.npz`` holds ``images`` and
+``labels`` (int64, N, the class each image was generated for), and ``labelled.npz`` the
+labelled synthetic set of ``n_labelled`` images (mini: 8,000, the size of ``real_train``) with
+``images`` (uint8, N x 1 x 28 x 28), ``labels`` (int64, N) and ``class_names`` (str, C).
+Labels are class-balanced in blocks: every consecutive block of C images holds each class
+once, in a seeded random order, so any prefix of a multiple of C images is balanced;
+``samples.npz`` is the first ``n_samples`` images of ``labelled.npz``. Read them with
+:func:`load_labelled`.
 
 CLI (the DVC stages ``zoo_splits``, ``zoo_train@<model>``, ``zoo_encoder@<name>``; outputs
 under ``artifacts/<profile>/zoo/``)::
@@ -32,6 +44,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 import json
 import shutil
 import sys
@@ -51,7 +64,11 @@ from ..config import (ENCODERS, FAMILY_OF as _FAMILY_OF, MODELS, Config, ConfigE
 from ..data import DataError, ImageFolder, ImageSet, load_imageset, save_imageset, train_val_split
 from .transforms import diff_augment
 from ..io import load_npz, save_json, save_npz, sha256_array
-from .training import CheckpointError, TrainingDivergedError, deterministic, fit, load_checkpoint, load_modules
+from .training import (CheckpointError, TrainingDivergedError, adam, autocast, deterministic, ema_update, fit,
+                       load_checkpoint, load_modules, resolve_precision)
+
+#: Families whose convolutions run in channels-last layout (measured faster for the UNet; see README "Performance").
+CHANNELS_LAST_FAMILIES = frozenset({"unet_ddpm", "dcgan", "projected_gan", "vae"})
 
 SPLITS = ("real_train", "real_heldout", "real_half_a", "real_half_b")
 
@@ -109,33 +126,59 @@ def nearest_neighbor_l2(samples: np.ndarray, reference: np.ndarray, k: int = 1,
 # --------------------------------------------------------------------------------------
 
 
+def _frozen_copy(net: nn.Module) -> nn.Module:
+    ema = copy.deepcopy(net)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return ema
+
+
 def build_modules(cfg: GeneratorConfig) -> dict[str, nn.Module]:
-    """The trainable modules of a model, by role (``model``/``ema`` or ``G``/``D``), freshly initialised
-    from the global torch RNG (call inside :func:`beyondfid.zoo.training.deterministic`)."""
+    """The trainable modules of a model, by role (``model``/``ema`` or ``G``/``D``, plus ``G_ema`` for a
+    GAN with ``ema > 0``), freshly initialised from the global torch RNG (call inside
+    :func:`beyondfid.zoo.training.deterministic`); conv families in channels-last layout."""
+    modules = _build_modules(cfg)
+    if cfg.family in CHANNELS_LAST_FAMILIES:
+        for m in modules.values():
+            m.to(memory_format=torch.channels_last)
+    return modules
+
+
+def _cl(x: torch.Tensor, cfg: GeneratorConfig) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if cfg.family in CHANNELS_LAST_FAMILIES else x
+
+
+def _build_modules(cfg: GeneratorConfig) -> dict[str, nn.Module]:
     if cfg.family == "unet_ddpm":
-        net: nn.Module = generators.UNet(cfg.width, (1,) + (2,) * (cfg.depth - 1), n_res=1, space_to_depth=2)
+        net: nn.Module = generators.UNet(cfg.width, (1,) + (2,) * (cfg.depth - 1), n_res=1, space_to_depth=2,
+                                         n_classes=cfg.n_classes if cfg.class_cond else 0)
     elif cfg.family == "dit":
         net = generators.DiT(cfg.width, cfg.depth, cfg.heads, patch=4)
+    elif cfg.family == "uvit":
+        net = generators.UViT(cfg.width, cfg.depth, cfg.heads, patch=cfg.patch)
     elif cfg.family == "vae":
         return {"model": generators.ConvVAE(cfg.z_dim, cfg.width)}
     elif cfg.family == "dcgan":
         return {"G": generators.DCGANGenerator(cfg.z_dim, cfg.width), "D": generators.DCGANDiscriminator(cfg.width)}
     else:
-        return {"G": generators.DCGANGenerator(cfg.z_dim, cfg.width),
-                "D": generators.ProjectedDiscriminator(cfg.width, cfg.feature_resolution)}
-    ema = copy.deepcopy(net)
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    return {"model": net, "ema": ema}
+        G = generators.FastGANGenerator(cfg.z_dim, cfg.width)
+        out = {"G": G, "D": generators.ProjectedDiscriminator(cfg.width, cfg.feature_resolution, cfg.proj_channels)}
+        if cfg.ema > 0:
+            out["G_ema"] = _frozen_copy(G)
+        return out
+    return {"model": net, "ema": _frozen_copy(net)}
 
 
-def _adam(module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    return torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr, betas=betas)
+def _adam(module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    return adam([p for p in module.parameters() if p.requires_grad], lr=lr, betas=betas)
 
 
 def build_optimizers(cfg: GeneratorConfig, modules: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
+    """Adam for every trained module: DCGAN's betas (0.5, 0.999); Projected GAN's (0, 0.99); (0.9, 0.999)
+    for the diffusion models and the VAE."""
     if "G" in modules:
-        return {"G": _adam(modules["G"], cfg.lr, (0.5, 0.999)), "D": _adam(modules["D"], cfg.lr, (0.5, 0.999))}
+        betas = (0.0, 0.99) if cfg.family == "projected_gan" else (0.5, 0.999)
+        return {"G": _adam(modules["G"], cfg.lr, betas), "D": _adam(modules["D"], cfg.lr, betas)}
     return {"model": _adam(modules["model"], cfg.lr, (0.9, 0.999))}
 
 
@@ -145,37 +188,45 @@ def _set_lr(opt: torch.optim.Optimizer, cfg: GeneratorConfig, step: int) -> None
         group["lr"] = cfg.lr * scale
 
 
-@torch.no_grad()
-def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
-    for be, bm in zip(ema.buffers(), model.buffers()):
-        be.copy_(bm)
+_ema_update = ema_update  # the shared foreach EMA of beyondfid.zoo.training
 
 
 def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                 x: torch.Tensor, on_step_end: Callable[[int], None] | None = None
+                 x: torch.Tensor, on_step_end: Callable[[int], None] | None = None, y: torch.Tensor | None = None
                  ) -> Callable[[int, torch.Generator], dict[str, float]]:
-    """One optimisation step of the model family on model-space training images ``x``."""
+    """One optimisation step of the model family on model-space training images ``x`` (with their
+    labels ``y`` for a class-conditional model)."""
     n = len(x)
     if n < 2:
         raise ZooError(f"need at least 2 training images, got {n}")
+    if cfg.class_cond and (y is None or len(y) != n):
+        raise ZooError(f"a class-conditional model needs one label per training image, got "
+                       f"{'none' if y is None else len(y)} for {n}")
     bs = min(cfg.batch_size, n)
+    x = _cl(x, cfg)
+    ac = functools.partial(autocast, resolve_precision(cfg.precision))
 
     def batch(gen: torch.Generator) -> torch.Tensor:
-        return x[torch.randint(0, n, (bs,), generator=gen)]
+        return _cl(x[torch.randint(0, n, (bs,), generator=gen)], cfg)
 
-    if cfg.family in ("unet_ddpm", "dit"):
+    if cfg.family in ("unet_ddpm", "dit", "uvit"):
         alpha_bar = diffusion.cosine_alpha_bar(cfg.timesteps)
         model, ema, opt = modules["model"], modules["ema"], optimizers["model"]
 
         def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
             _set_lr(opt, cfg, step)
             model.train()
-            loss = diffusion.eps_loss(model, batch(gen), alpha_bar, gen)
+            with ac():
+                if cfg.class_cond:
+                    idx = torch.randint(0, n, (bs,), generator=gen)
+                    drop = torch.rand(bs, generator=gen) < cfg.label_dropout  # -> the null label (index n_classes)
+                    labels = torch.where(drop, torch.full_like(y[idx], cfg.n_classes), y[idx])
+                    loss = diffusion.eps_loss(model, _cl(x[idx], cfg), alpha_bar, gen, labels)
+                else:
+                    loss = diffusion.eps_loss(model, batch(gen), alpha_bar, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            gnorm = nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            gnorm = nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True)
             opt.step()
             _ema_update(ema, model, cfg.ema)
             if on_step_end:
@@ -188,13 +239,46 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
         def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
             _set_lr(opt, cfg, step)
             model.train()
-            loss, parts = model.loss(batch(gen), gen, cfg.beta)
+            with ac():
+                loss, parts = model.loss(batch(gen), gen, cfg.beta)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             return {"loss": loss.item(), **parts}
 
-    else:  # dcgan / projected_gan: non-saturating logistic loss
+    elif cfg.family == "projected_gan":  # Projected GAN: hinge loss on the heads of four feature scales
+        G, D, G_ema = modules["G"], modules["D"], modules.get("G_ema")
+        opt_g, opt_d = optimizers["G"], optimizers["D"]
+
+        def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
+            _set_lr(opt_g, cfg, step)
+            _set_lr(opt_d, cfg, step)
+            G.train()
+            D.train()
+            real = batch(gen)
+            aug = functools.partial(diff_augment, gen=gen, color=True) if cfg.diffaug else (lambda t: t)
+            with ac():
+                fake = G(torch.randn(bs, cfg.z_dim, generator=gen))
+                with torch.no_grad():
+                    f_real = D.features(_cl(aug(real), cfg))
+                f_fake = D.features(_cl(aug(fake), cfg))  # one pass for both losses: frozen features do not depend on D
+                d_loss = (F.relu(1 - D.heads(f_real).float()).mean()
+                          + F.relu(1 + D.heads([f.detach() for f in f_fake]).float()).mean())
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            with ac():
+                g_loss = -D.heads(f_fake).float().mean()
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            if G_ema is not None:
+                _ema_update(G_ema, G, cfg.ema)
+            if on_step_end:
+                on_step_end(step)
+            return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+
+    else:  # dcgan: non-saturating logistic loss
         G, D = modules["G"], modules["D"]
         opt_g, opt_d = optimizers["G"], optimizers["D"]
 
@@ -205,17 +289,19 @@ def make_step_fn(cfg: GeneratorConfig, modules: dict[str, nn.Module], optimizers
             D.train()
             real = batch(gen)
             z = torch.randn(bs, cfg.z_dim, generator=gen)
-            fake = G(z)
-            if cfg.diffaug:  # fresh augmentations for every D input (real, fake for D, fake for G)
-                real = diff_augment(real, gen)
-                d_fake, g_fake = diff_augment(fake.detach(), gen), diff_augment(fake, gen)
-            else:
-                d_fake, g_fake = fake.detach(), fake
-            d_loss = F.softplus(-D(real)).mean() + F.softplus(D(d_fake)).mean()
+            with ac():
+                fake = G(z)
+                if cfg.diffaug:  # fresh augmentations for every D input (real, fake for D, fake for G)
+                    real = diff_augment(real, gen)
+                    d_fake, g_fake = diff_augment(fake.detach(), gen), diff_augment(fake, gen)
+                else:
+                    d_fake, g_fake = fake.detach(), fake
+                d_loss = F.softplus(-D(real).float()).mean() + F.softplus(D(d_fake).float()).mean()
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_loss = F.softplus(-D(g_fake)).mean()
+            with ac():
+                g_loss = F.softplus(-D(g_fake).float()).mean()
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
@@ -247,14 +333,57 @@ def _precise_bn(G: nn.Module, z_dim: int, seed: int, n: int = 4096, batch: int =
     return G.eval()
 
 
+def balanced_labels(n: int, n_classes: int, gen: torch.Generator) -> torch.Tensor:
+    """``n`` labels in blocks of ``n_classes``, each block a random permutation of all classes
+    (so every prefix of a multiple of ``n_classes`` labels is exactly class-balanced)."""
+    if n < 0 or n_classes < 1:
+        raise ZooError(f"need n >= 0 and n_classes >= 1, got {n}, {n_classes}")
+    blocks = -(-n // n_classes)
+    perms = torch.argsort(torch.rand(blocks, n_classes, generator=gen), dim=1)
+    return perms.reshape(-1)[:n].to(torch.int64)
+
+
+def sample_labelled(cfg: GeneratorConfig, modules: dict[str, nn.Module], n: int, seed: int, batch: int = 500,
+                    labels: np.ndarray | torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A class-conditional model's ``n`` samples and the labels they were generated for.
+
+    ``labels`` default to :func:`balanced_labels` (drawn from their own stream of ``seed``); sampling
+    is DDIM with classifier-free guidance scale ``cfg.guidance`` (:func:`beyondfid.zoo.diffusion.guided`)
+    from noise drawn from ``seed``. Deterministic in ``seed`` (and ``labels``), independent of
+    ``batch``, and a prefix: the first ``m`` of ``n`` samples are the ``m`` samples of the same seed.
+    """
+    if not cfg.class_cond:
+        raise ZooError("sample_labelled needs a class-conditional model (class_cond: true)")
+    gen = torch.Generator().manual_seed(seed)
+    if labels is None:
+        y = balanced_labels(n, cfg.n_classes, torch.Generator().manual_seed(seed + 1_000_003))
+    else:
+        y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    if len(y) != n or (n and (int(y.min()) < 0 or int(y.max()) >= cfg.n_classes)):
+        raise ZooError(f"need {n} labels in 0..{cfg.n_classes - 1}, got {len(y)}")
+    out = []
+    with deterministic(seed), autocast(resolve_precision(cfg.precision)):
+        net = (modules["ema"] if cfg.ema > 0 else modules["model"]).eval()
+        alpha_bar = diffusion.cosine_alpha_bar(cfg.timesteps)
+        noise = torch.randn(n, 1, generators.MODEL_SIZE, generators.MODEL_SIZE, generator=gen)
+        for s in range(0, n, batch):
+            den = diffusion.guided(net, y[s : s + batch], cfg.n_classes, cfg.guidance)
+            out.append(generators.to_uint8(diffusion.ddim_sample(den, noise[s : s + batch], alpha_bar, cfg.sample_steps)))
+    images = np.concatenate(out) if out else np.zeros((0, 1, generators.IMAGE_SIZE, generators.IMAGE_SIZE), np.uint8)
+    return images, y.numpy()
+
+
 def sample(cfg: GeneratorConfig, modules: dict[str, nn.Module], n: int, seed: int, batch: int = 500) -> np.ndarray:
-    """``n`` uint8 samples ``(n, 1, 28, 28)``; deterministic in ``seed`` and independent of ``batch``."""
+    """``n`` uint8 samples ``(n, 1, 28, 28)``; deterministic in ``seed`` and independent of ``batch``
+    (a class-conditional model: the images of :func:`sample_labelled` with balanced labels)."""
     if n < 0:
         raise ZooError(f"cannot draw {n} samples")
+    if cfg.class_cond:
+        return sample_labelled(cfg, modules, n, seed, batch)[0]
     gen = torch.Generator().manual_seed(seed)
     out = []
-    with deterministic(seed):
-        if cfg.family in ("unet_ddpm", "dit"):
+    with deterministic(seed), autocast(resolve_precision(cfg.precision)):
+        if cfg.family in ("unet_ddpm", "dit", "uvit"):
             net = modules["ema"] if cfg.ema > 0 else modules["model"]
             net.eval()
             alpha_bar = diffusion.cosine_alpha_bar(cfg.timesteps)
@@ -269,7 +398,7 @@ def sample(cfg: GeneratorConfig, modules: dict[str, nn.Module], n: int, seed: in
                 with torch.no_grad():
                     out.append(generators.to_uint8(vae.decode(z[s : s + batch])))
         else:
-            G = _precise_bn(modules["G"], cfg.z_dim, seed + 7919, n=cfg.bn_samples)  # fixed BN batch
+            G = _precise_bn(modules.get("G_ema", modules["G"]), cfg.z_dim, seed + 7919, n=cfg.bn_samples)
             z = torch.randn(n, cfg.z_dim, generator=gen)
             for s in range(0, n, batch):
                 with torch.no_grad():
@@ -291,7 +420,7 @@ def snapshot_steps(cfg: GeneratorConfig) -> list[int]:
 # --------------------------------------------------------------------------------------
 
 
-_SAMPLING_ONLY = ("n_samples", "sample_steps", "candidate_factor", "bn_samples")
+_SAMPLING_ONLY = ("n_samples", "sample_steps", "candidate_factor", "bn_samples", "guidance", "n_labelled")
 _OPTIONAL_OFF = ("diffaug",)
 
 
@@ -332,6 +461,12 @@ def train_model(name: str, cfg: GeneratorConfig, real_train: ImageSet, out_dir: 
             raise ZooError(f"{name}: train_subset={cfg.train_subset} exceeds real_train's {len(real_train)} images")
         data = real_train.subsample(cfg.train_subset, cfg.seed)
     x = generators.to_model_space(data.images)
+    y = None
+    if cfg.class_cond:
+        if len(data.class_names) != cfg.n_classes or data.labels.min() < 0 or data.labels.max() >= cfg.n_classes:
+            raise ZooError(f"{name}: n_classes={cfg.n_classes}, but the training split has {len(data.class_names)} "
+                           f"classes (labels {data.labels.min()}..{data.labels.max()}); set zoo.models.{name}.n_classes")
+        y = torch.as_tensor(data.labels, dtype=torch.int64)
     with deterministic(cfg.seed):
         modules = build_modules(cfg)
     optimizers = build_optimizers(cfg, modules)
@@ -344,10 +479,10 @@ def train_model(name: str, cfg: GeneratorConfig, real_train: ImageSet, out_dir: 
             imgs = sample(cfg, modules, cfg.snapshot_samples, cfg.seed + 1, sample_batch)
             save_npz(path, images=imgs, step=np.int64(step + 1))
 
-    step_fn = make_step_fn(cfg, modules, optimizers, x, on_step_end if snaps else None)
+    step_fn = make_step_fn(cfg, modules, optimizers, x, on_step_end if snaps else None, y=y)
     ckpt_path = out_dir / "ckpt.pt"
     meta = {"model": name, "config": json.dumps(training_fingerprint(cfg), sort_keys=True),
-            "train_images_sha256": sha256_array(data.images)}
+            "train_images_sha256": sha256_array(data.images), "precision": resolve_precision(cfg.precision)}
     if ckpt_path.exists() and (load_checkpoint(ckpt_path).get("meta") != meta
                                or load_checkpoint(ckpt_path)["step"] > cfg.steps):
         # A checkpoint of another configuration or training set (e.g. params.yaml changed): it can
@@ -368,7 +503,15 @@ def train_model(name: str, cfg: GeneratorConfig, real_train: ImageSet, out_dir: 
     if log.steps_done < cfg.steps:
         return summary  # interrupted on purpose (max_steps_this_call): no samples yet
     t0 = time.perf_counter()
-    save_npz(out_dir / "samples.npz", images=sample(cfg, modules, cfg.n_samples, cfg.seed + 1, sample_batch))
+    if cfg.class_cond:  # one labelled set; samples.npz is its class-balanced prefix
+        n_lab = max(cfg.n_labelled, cfg.n_samples)
+        imgs, labels = sample_labelled(cfg, modules, n_lab, cfg.seed + 1, sample_batch)
+        save_npz(out_dir / "labelled.npz", images=imgs, labels=labels, class_names=np.asarray(data.class_names))
+        save_npz(out_dir / "samples.npz", images=imgs[: cfg.n_samples], labels=labels[: cfg.n_samples])
+        summary["class_names"] = list(data.class_names)
+        summary["labelled"] = {"file": "labelled.npz", "count": int(n_lab), "guidance": cfg.guidance}
+    else:
+        save_npz(out_dir / "samples.npz", images=sample(cfg, modules, cfg.n_samples, cfg.seed + 1, sample_batch))
     if cfg.candidate_factor:
         pool = sample(cfg, modules, cfg.candidate_factor * cfg.n_samples, cfg.seed + 2, sample_batch)
         save_npz(out_dir / "candidates.npz", images=pool)
@@ -387,8 +530,26 @@ def load_trained(cfg: GeneratorConfig, ckpt_path: str | Path) -> dict[str, nn.Mo
 
 
 def load_samples(out_dir: str | Path, which: str = "samples") -> np.ndarray:
-    """``images`` of ``samples.npz`` / ``candidates.npz`` in a zoo model folder."""
+    """``images`` of ``samples.npz`` / ``candidates.npz`` / ``labelled.npz`` in a zoo model folder."""
     return load_npz(Path(out_dir) / f"{which}.npz")["images"]
+
+
+def load_labelled(out_dir: str | Path, which: str = "labelled") -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """A class-conditional model's labelled set: ``(images uint8 (N,1,28,28), labels int64 (N,), class_names)``.
+
+    ``which="samples"`` reads the ``n_samples`` prefix in ``samples.npz`` (class names from ``labelled.npz``).
+    """
+    path = Path(out_dir) / f"{which}.npz"
+    if not path.is_file():
+        raise ZooError(f"{path} not found: train the class-conditional model first (`dvc repro zoo_train@ddpm_cond`)")
+    z = load_npz(path)
+    if "labels" not in z:
+        raise ZooError(f"{path} holds no labels: it was not written by a class-conditional model")
+    names = z["class_names"] if "class_names" in z else load_npz(Path(out_dir) / "labelled.npz")["class_names"]
+    images, labels = z["images"], z["labels"].astype(np.int64)
+    if len(images) != len(labels):
+        raise ZooError(f"{path}: {len(images)} images but {len(labels)} labels")
+    return images, labels, tuple(str(c) for c in names)
 
 
 # --------------------------------------------------------------------------------------
@@ -465,6 +626,11 @@ def train_encoder(name: str, cfg: Config, progress: bool = True) -> dict[str, An
     splits = zoo_dirs(cfg)["splits"]
     train = load_imageset(splits, "real_train")
     ckpt = out / "ckpt.pt"
+    if ckpt.exists() and load_checkpoint(ckpt).get("meta") != ssl.encoder_meta(ecfg):
+        # written by another configuration, precision or code version (a persisted DVC output): never resumed
+        warnings.warn(f"{ckpt}: stale checkpoint of a different configuration; retraining {name} from scratch",
+                      stacklevel=2)
+        ckpt.unlink()
     summary = {"encoder": name, "config": ecfg.model_dump(), "train_images": len(train)}
     if name == "classifier":
         held = load_imageset(splits, "real_heldout")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ from torch import nn
 from ..config import ContrastiveConfig, EncoderConfig, MaskedConfig
 from ..data import ImageSet
 from ..extractors.base import ExtractorError, MissingWeightsError, as_uint8_tensor, register, resolve_device
-from .training import TrainLog, deterministic, fit, load_checkpoint
+from .training import TrainLog, adam, autocast, deterministic, fit, load_checkpoint, resolve_precision
 from .transforms import random_affine
 
 NATIVE_RESOLUTION = 28
@@ -171,8 +172,9 @@ def train_ssl_contrastive(
     x_all = _train_images(data, cfg.batch_size)
     with deterministic(cfg.seed):
         enc = ContrastiveEncoder(cfg.width, cfg.proj_dim)
-    opt = torch.optim.AdamW(enc.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adam(enc.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, decoupled=True)
     n = len(x_all)
+    precision = resolve_precision(cfg.precision)
 
     def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
         enc.train()
@@ -180,7 +182,8 @@ def train_ssl_contrastive(
         idx = torch.randperm(n, generator=gen)[: cfg.batch_size]
         x = x_all[idx]
         v = torch.cat([simclr_views(x, gen, cfg), simclr_views(x, gen, cfg)])
-        z = enc(v)
+        with autocast(precision):
+            z = enc(v).float()  # the similarities and the loss in float32
         loss = nt_xent(z[: len(idx)], z[len(idx):], cfg.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -189,8 +192,17 @@ def train_ssl_contrastive(
 
     log = fit(step_fn, {"encoder": enc}, {"opt": opt}, n_steps=cfg.n_steps, ckpt_path=ckpt_path, seed=cfg.seed,
               ckpt_every=cfg.ckpt_every, desc="ssl_contrastive", progress=progress,
-              max_steps_this_call=max_steps_this_call)
+              max_steps_this_call=max_steps_this_call, meta=encoder_meta(cfg))
     return EncoderResult(enc.eval(), log)
+
+
+def encoder_meta(cfg: EncoderConfig | Any) -> dict[str, str]:
+    """Checkpoint meta of an encoder run: its settings and resolved precision (a checkpoint written under
+    other settings is never resumed; :func:`beyondfid.zoo.registry.train_encoder` discards it)."""
+    import json
+
+    settings = {k: v for k, v in cfg.model_dump().items() if k not in ("ckpt_every",)}
+    return {"config": json.dumps(settings, sort_keys=True), "precision": resolve_precision(cfg.precision)}
 
 
 def _encoder_state(ckpt_path: str | Path, model: str) -> dict[str, torch.Tensor]:
@@ -342,7 +354,7 @@ class MaskedAutoencoder(nn.Module):
         """Predicted pixels (in [-1,1] units) of every patch, (N, L, p*p), from the visible ones."""
         vis = self.dec_embed(self.encode(x01, ids_keep))
         n, L = x01.shape[0], self.n_patches
-        full = self.mask_token.expand(n, L, -1).clone()
+        full = self.mask_token.expand(n, L, -1).to(vis.dtype).clone()  # vis is bf16 under autocast
         full = full.scatter(1, ids_keep[..., None].expand(-1, -1, vis.shape[-1]), vis)
         return self.dec_out(self.dec_norm(self.decoder(full + self.dec_pos)))
 
@@ -370,8 +382,9 @@ def train_ssl_masked(
     x_all = _train_images(data, cfg.batch_size)
     with deterministic(cfg.seed):
         mae = MaskedAutoencoder(cfg.patch, cfg.dim, cfg.depth, cfg.heads, cfg.decoder_dim, cfg.decoder_depth)
-    opt = torch.optim.AdamW(mae.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+    opt = adam(mae.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay, decoupled=True)
     n = len(x_all)
+    precision = resolve_precision(cfg.precision)
 
     def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
         mae.train()
@@ -381,14 +394,17 @@ def train_ssl_masked(
         flip = torch.rand(len(idx), generator=gen) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         ids_keep, mask = random_masking(len(idx), mae.n_patches, cfg.mask_ratio, gen)
-        loss = mae_loss(mae.reconstruct(x, ids_keep), mae_target(x, cfg.patch, cfg.norm_pix_loss), mask)
+        with autocast(precision):
+            pred = mae.reconstruct(x, ids_keep).float()
+        loss = mae_loss(pred, mae_target(x, cfg.patch, cfg.norm_pix_loss), mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return {"loss": loss.item()}
 
     log = fit(step_fn, {"encoder": mae}, {"opt": opt}, n_steps=cfg.n_steps, ckpt_path=ckpt_path, seed=cfg.seed,
-              ckpt_every=cfg.ckpt_every, desc="ssl_masked", progress=progress, max_steps_this_call=max_steps_this_call)
+              ckpt_every=cfg.ckpt_every, desc="ssl_masked", progress=progress, max_steps_this_call=max_steps_this_call,
+              meta=encoder_meta(cfg))
     return EncoderResult(mae.eval(), log)
 
 

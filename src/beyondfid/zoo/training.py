@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..io import atomic_path
+from ..progress import progress_bar
 
 StepFn = Callable[[int, torch.Generator], Mapping[str, float]]
 
@@ -67,6 +68,51 @@ class TrainLog:
         """(steps, values) of one logged loss, e.g. for a training-curve plot."""
         pts = [(int(h["step"]), float(h[key])) for h in self.history if key in h]
         return [p[0] for p in pts], [p[1] for p in pts]
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str) -> str:
+    """``"fp32"`` or ``"bf16"``: ``"auto"`` means bf16 mixed precision where the CPU computes bf16 natively
+    (:func:`beyondfid.machine.native_bf16`), else float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        from ..machine import native_bf16
+
+        return "bf16" if native_bf16() else "fp32"
+    return precision
+
+
+def autocast(precision: str):
+    """A context for forward passes: CPU autocast to bfloat16 (weights, optimizer states and reductions
+    stay float32; matrix products and convolutions run in bf16) for ``"bf16"``, nothing for ``"fp32"``;
+    ``"auto"`` is resolved by :func:`resolve_precision`."""
+    from contextlib import nullcontext
+
+    if resolve_precision(precision) == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0,
+         decoupled: bool = False) -> torch.optim.Optimizer:
+    """Adam (or AdamW with ``decoupled``) with PyTorch's fused CPU kernel: one pass over all parameters
+    instead of a loop over tensors (measured 5% of a zoo step; same update rule)."""
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return cls(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * model`` for parameters (one fused foreach pass); buffers
+    (e.g. BatchNorm statistics) are copied."""
+    pe, pm = list(ema.parameters()), [p.detach() for p in model.parameters()]
+    if pe:
+        torch._foreach_lerp_(pe, pm, 1.0 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
 
 
 @contextmanager
@@ -179,6 +225,7 @@ def fit(
     max_steps_this_call: int | None = None,
     progress: bool = True,
     meta: Mapping[str, str] | None = None,
+    precision: str | None = None,
 ) -> TrainLog:
     """Run ``step_fn`` for steps ``0 .. n_steps-1``, resuming from ``ckpt_path`` if it exists.
 
@@ -190,9 +237,10 @@ def fit(
     ``log_every`` sets how often the progress bar shows the running losses. ``meta`` (strings,
     e.g. a config fingerprint) is stored in the checkpoint; resuming with different ``meta``
     raises :class:`CheckpointError` instead of silently mixing two configurations.
+    ``precision`` (``"auto"``, ``"fp32"``, ``"bf16"``; default ``None`` = leave ``step_fn`` as it is)
+    runs every step under :func:`autocast`; the resolved precision is recorded in ``meta``, so a
+    checkpoint is never resumed at another precision.
     """
-    from tqdm.auto import tqdm
-
     if n_steps < 0:
         raise ValueError(f"n_steps must be >= 0, got {n_steps}")
     if ckpt_every < 1 or log_every < 1:
@@ -203,6 +251,14 @@ def fit(
         raise ValueError("fit needs at least one module to train and checkpoint")
     ckpt_path = Path(ckpt_path)
     meta = {str(k): str(v) for k, v in (meta or {}).items()}
+    if precision is not None:
+        meta["precision"] = resolve_precision(precision)
+        inner = step_fn
+
+        def step_fn(step: int, gen: torch.Generator) -> Mapping[str, float]:  # noqa: F811
+            with autocast(meta["precision"]):
+                return inner(step, gen)
+
     log = TrainLog()
     gen = torch.Generator(device="cpu")
     with deterministic(seed):
@@ -238,8 +294,8 @@ def fit(
             log.wall_time = float(state["elapsed"])
         log.resumed_from = log.steps_done = start
         stop = n_steps if max_steps_this_call is None else min(n_steps, start + max_steps_this_call)
-        bar = tqdm(total=n_steps, initial=start, desc=desc or "train", disable=not progress, mininterval=1.0,
-                   leave=False)
+        bar = progress_bar(total=n_steps, initial=start, desc=desc or "train", unit="step", disable=not progress,
+                           leave=False)
         t0 = time.perf_counter()
         base = log.wall_time
         try:

@@ -275,8 +275,14 @@ def random_affine(
 
 
 def diff_augment(x: torch.Tensor, gen: torch.Generator, *, translate: float = 0.125, cutout: float = 0.5,
-                 background: float = -1.0) -> torch.Tensor:
-    """DiffAugment "translation + cutout" (Zhao et al. 2020), differentiable in ``x``.
+                 background: float = -1.0, color: bool = False) -> torch.Tensor:
+    """DiffAugment "translation + cutout" (Zhao et al. 2020), optionally "color" first, differentiable in ``x``.
+
+    ``color`` (Projected GAN's policy "color,translation,cutout"): per sample, brightness
+    ``x + (u - 0.5)`` and contrast ``(x - mean) (u' + 0.5) + mean`` with ``u, u' ~ U(0, 1)`` and
+    the sample's mean over all its pixels (saturation, the third colour op, is the identity on
+    gray images and is left out); on ``[-1, 1]`` images the brightness shift is doubled to keep
+    its size relative to the range.
 
     Each sample of ``x`` (float, N,C,H,W) is shifted by an integer number of pixels drawn
     uniformly from ``[-translate*H, translate*H]`` (and likewise for W), with uncovered pixels
@@ -292,6 +298,10 @@ def diff_augment(x: torch.Tensor, gen: torch.Generator, *, translate: float = 0.
         raise TransformError(f"need 0 <= translate < 0.5 and 0 <= cutout < 1, got {translate}, {cutout}")
     n, _, h, w = x.shape
     out = x
+    if color:
+        out = out + 2 * (torch.rand(n, 1, 1, 1, generator=gen, dtype=x.dtype) - 0.5)
+        mean = out.mean(dim=(1, 2, 3), keepdim=True)
+        out = (out - mean) * (torch.rand(n, 1, 1, 1, generator=gen, dtype=x.dtype) + 0.5) + mean
     if translate > 0:
         ph, pw = int(round(h * translate)), int(round(w * translate))
         dy = torch.randint(-ph, ph + 1, (n, 1, 1), generator=gen)
@@ -300,7 +310,7 @@ def diff_augment(x: torch.Tensor, gen: torch.Generator, *, translate: float = 0.
         xs = torch.arange(w).view(1, 1, w) - dx
         inside = ((ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)).unsqueeze(1)
         flat = (ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)).view(n, 1, h * w).expand(-1, x.shape[1], -1)
-        shifted = torch.gather(x.reshape(n, x.shape[1], h * w), 2, flat).view_as(x)
+        shifted = torch.gather(out.reshape(n, x.shape[1], h * w), 2, flat).view_as(x)
         out = torch.where(inside, shifted, torch.full_like(shifted, background))
     if cutout > 0:
         ch, cw = int(round(h * cutout)), int(round(w * cutout))
