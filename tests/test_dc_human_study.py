@@ -206,3 +206,24 @@ def test_bad_tasks_are_rejected():
                   t.other_index)
     with pytest.raises(HumanStudyError, match="distinct"):
         build_study([t, t], "/nonexistent", seed=0)
+
+
+def test_study_rows_are_disjoint_within_every_pool():
+    from beyondfid.distclass.human_study import TaskSpec, make_tasks, study_rows, used_rows
+
+    specs = [TaskSpec("t1", "T1", "q1", "real", "uvit"),
+             TaskSpec("t2", "T2", "q2", "uvit", "ddpm_l", "model A", "model B", n_references=4),
+             TaskSpec("t3", "T3", "q3", "ddpm_l", "ddpm_s")]
+    pools = {"real": 50, "uvit": 50, "ddpm_l": 50, "ddpm_s": 50}
+    rows = study_rows(pools, specs, n_pairs=10, seed=0)
+    used = used_rows(rows, specs)
+    assert len(used["uvit"]) == 10 + 10 + 4 and len(used["ddpm_l"]) == 10 + 4 + 10 and len(used["real"]) == 10
+    again = study_rows(pools, specs, n_pairs=10, seed=0)
+    assert all(np.array_equal(rows[k][part], again[k][part]) for k in rows for part in rows[k])
+    images = {k: _images(0, n, i) for i, (k, n) in enumerate(pools.items())}
+    tasks = make_tasks(images, specs, rows)
+    assert [t.n_pairs for t in tasks] == [10, 10, 10] and set(tasks[1].references) == {"model A", "model B"}
+    np.testing.assert_array_equal(tasks[0].target_images, images["real"][tasks[0].target_index])
+    np.testing.assert_array_equal(tasks[2].other_images, images["ddpm_s"][tasks[2].other_index])
+    with pytest.raises(HumanStudyError, match="too few"):
+        study_rows({"real": 50, "uvit": 20, "ddpm_l": 50, "ddpm_s": 50}, specs, n_pairs=10, seed=0)

@@ -90,6 +90,76 @@ def choose_pair_rows(n_target: int, n_other: int, n_pairs: int, seed: int) -> tu
             np.sort(rng.choice(n_other, n_pairs, replace=False)))
 
 
+@dataclass(frozen=True)
+class TaskSpec:
+    """What one task compares: ``target`` vs ``other`` (pool names), optionally with reference images."""
+
+    key: str
+    title: str
+    question: str
+    target: str
+    other: str
+    target_label: str = ""   # how the page names the target in references (e.g. "model A")
+    other_label: str = ""
+    n_references: int = 0
+
+
+def study_rows(pools: Mapping[str, int], specs: Sequence[TaskSpec], n_pairs: int, seed: int
+               ) -> dict[str, dict[str, np.ndarray]]:
+    """Seeded, disjoint rows of every pool for every task's pairs and references.
+
+    ``pools`` maps a pool name to its size. A pool used by several tasks (a model in two tasks)
+    gives each task different images, and references never reuse pair images, so that every study
+    image can be kept out of the classifiers' training sets (:func:`used_rows`).
+    Returns ``{task_key: {"target": rows, "other": rows, "target_ref": rows, "other_ref": rows}}``.
+    """
+    rng = np.random.default_rng(seed)
+    free = {name: rng.permutation(n) for name, n in pools.items()}
+    taken = {name: 0 for name in pools}
+
+    def take(name: str, k: int) -> np.ndarray:
+        if name not in free:
+            raise HumanStudyError(f"unknown pool {name!r} (have {', '.join(pools)})")
+        if taken[name] + k > len(free[name]):
+            raise HumanStudyError(f"pool {name!r} has {len(free[name])} images, too few for the study's "
+                                  f"{taken[name] + k}; lower n_pairs / n_references")
+        out = free[name][taken[name]: taken[name] + k]
+        taken[name] += k
+        return np.sort(out)
+
+    rows = {}
+    for s in specs:
+        rows[s.key] = {"target": take(s.target, n_pairs), "other": take(s.other, n_pairs),
+                       "target_ref": take(s.target, s.n_references), "other_ref": take(s.other, s.n_references)}
+    return rows
+
+
+def used_rows(rows: Mapping[str, Mapping[str, np.ndarray]], specs: Sequence[TaskSpec]) -> dict[str, np.ndarray]:
+    """Every row of every pool that the study shows (pairs and references), per pool."""
+    out: dict[str, list[np.ndarray]] = {}
+    for s in specs:
+        r = rows[s.key]
+        out.setdefault(s.target, []).extend([r["target"], r["target_ref"]])
+        out.setdefault(s.other, []).extend([r["other"], r["other_ref"]])
+    return {k: np.unique(np.concatenate(v)) for k, v in out.items()}
+
+
+def make_tasks(images: Mapping[str, np.ndarray], specs: Sequence[TaskSpec],
+               rows: Mapping[str, Mapping[str, np.ndarray]]) -> list[StudyTask]:
+    """The :class:`StudyTask` of every spec from the pools' images and :func:`study_rows`."""
+    out = []
+    for s in specs:
+        r = rows[s.key]
+        tgt, oth = images[s.target], images[s.other]
+        refs = ({s.target_label or s.target: tgt[r["target_ref"]], s.other_label or s.other: oth[r["other_ref"]]}
+                if s.n_references else {})
+        # pair i = (i-th target row, i-th other row); rows are sorted, so shuffle the other side's order
+        perm = np.random.default_rng(len(out)).permutation(len(r["other"]))
+        out.append(StudyTask(s.key, s.title, s.question, s.target, s.other, tgt[r["target"]],
+                             oth[r["other"][perm]], r["target"], r["other"][perm], refs))
+    return out
+
+
 def png_data_uri(image: np.ndarray) -> str:
     """One uint8 CHW image as a ``data:image/png;base64,...`` URI (gray for 1 channel)."""
     from PIL import Image
