@@ -75,3 +75,26 @@ def test_run_mixing_on_a_planted_task(tmp_path):
     assert (s["seeds"] == 2).all()
     again = run_mixing(real, synth, held, [0.0, 1.0], seeds=[0, 1], cfg=cfg, ckpt_dir=tmp_path)  # resumed: same
     np.testing.assert_array_equal(again["accuracy"], runs["accuracy"])
+
+
+def test_unlabelled_variants_and_tables():
+    import pandas as pd
+
+    from beyondfid.distclass.augment import fig6_table, table8, unlabelled_images
+
+    real, synth = _set("real", 10, 0, 0), _set("synth", 12, 40, 1)
+    assert unlabelled_images(real, synth, "real", 0) is real.images
+    rep = unlabelled_images(real, synth, "replaced", 0)
+    assert len(rep) == len(real) and all(any(np.array_equal(r, s) for s in synth.images) for r in rep[:3])
+    assert len(unlabelled_images(real, synth, "augmented", 0)) == 2 * len(real)
+    with pytest.raises(AugmentError):
+        unlabelled_images(real, synth, "both", 0)
+    runs = pd.DataFrame([{"algorithm": "freematch", "variant": v, "seed": s, "error": e, "labelled": 25,
+                          "unlabelled": 100} for v, errs in (("real", (0.1, 0.2)), ("replaced", (0.3, 0.3)))
+                         for s, e in enumerate(errs)])
+    t = table8(runs, "test")
+    assert t["method"].tolist() == ["FreeMatch*", "FreeMatch†"]
+    assert t["paper error (%)"].tolist() == ["4.90 ± 0.04", "5.94 ± 0.10"]
+    assert t["our error (%)"].tolist() == ["15.00 ± 7.07", "30.00 ± 0.00"]
+    summ = pd.DataFrame([{"mode": "replace", "alpha": 0.5, "mean": 0.9, "std": 0.01, "seeds": 3}])
+    assert fig6_table(summ, "s")["our accuracy (%)"].tolist() == ["90.00 ± 1.00"]

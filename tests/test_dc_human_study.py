@@ -209,11 +209,11 @@ def test_bad_tasks_are_rejected():
 
 
 def test_study_rows_are_disjoint_within_every_pool():
-    from beyondfid.distclass.human_study import TaskSpec, make_tasks, study_rows, used_rows
+    from beyondfid.distclass.human_study import StudySpec, make_tasks, study_rows, used_rows
 
-    specs = [TaskSpec("t1", "T1", "q1", "real", "uvit"),
-             TaskSpec("t2", "T2", "q2", "uvit", "ddpm_l", "model A", "model B", n_references=4),
-             TaskSpec("t3", "T3", "q3", "ddpm_l", "ddpm_s")]
+    specs = [StudySpec("t1", "T1", "q1", "real", "uvit"),
+             StudySpec("t2", "T2", "q2", "uvit", "ddpm_l", "model A", "model B", n_references=4),
+             StudySpec("t3", "T3", "q3", "ddpm_l", "ddpm_s")]
     pools = {"real": 50, "uvit": 50, "ddpm_l": 50, "ddpm_s": 50}
     rows = study_rows(pools, specs, n_pairs=10, seed=0)
     used = used_rows(rows, specs)
@@ -227,3 +227,34 @@ def test_study_rows_are_disjoint_within_every_pool():
     np.testing.assert_array_equal(tasks[2].other_images, images["ddpm_s"][tasks[2].other_index])
     with pytest.raises(HumanStudyError, match="too few"):
         study_rows({"real": 50, "uvit": 20, "ddpm_l": 50, "ddpm_s": 50}, specs, n_pairs=10, seed=0)
+
+
+def test_fig3_without_responses_shows_classifiers_only_and_says_so(study, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from beyondfid.distclass.human_study import fig3_table, plot_fig3
+
+    _, key = study
+    clf = pd.DataFrame([{"task": t, "classifier": a, "accuracy": acc} for t, accs in
+                        zip(key["tasks"], ([1.0, 0.97, 0.9], [0.9, 0.8, 0.85], [0.6, 0.5, 0.55]))
+                        for a, acc in zip(("resnet", "convnext", "vit"), accs)])
+    fig, ax = plt.subplots()
+    plot_fig3(ax, None, clf, key)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "no human responses found" in texts
+    assert len(ax.patches) == 3                      # one bar per task: classifiers only
+    tab = fig3_table(None, clf, key)
+    assert (tab["humans (%)"] == "–").all() and (tab["participants"] == 0).all()
+    assert tab.loc[0, "classifiers (%)"] == "95.7 ± 5.1"
+    plt.close(fig)
+    # with (synthetic) responses the human bars appear and the note does not
+    human = pd.DataFrame([{"participant": f"synthetic-{i}", "task": t, "accuracy": a}
+                          for i in range(2) for t, a in zip(key["tasks"], (0.7, 0.5, 0.6))])
+    fig, ax = plt.subplots()
+    plot_fig3(ax, human, clf, key)
+    assert len(ax.patches) == 6 and "no human responses" not in " ".join(t.get_text() for t in ax.texts)
+    plt.close(fig)

@@ -81,8 +81,19 @@ def grid_points(alphas: Sequence[float]) -> list[tuple[str, float]]:
     return pts
 
 
+def _mix_job(real: ImageSet, synth: ImageSet, heldout: ImageSet, mode: str, alpha: float, seed: int,
+             cfg: ClassifierConfig, ckpt: str) -> dict:
+    ds = real if mode == "real" else mix(real, synth, alpha, mode, seed)
+    c = cfg.model_copy(update={"seed": int(cfg.seed + seed)})
+    res = train_classifier(ds, c, ckpt, heldout=heldout, progress=False,
+                           n_classes=len(real.class_names) or int(real.labels.max()) + 1)
+    return {"mode": mode, "alpha": alpha, "seed": seed, "train_images": len(ds), "generated_share": generated_share(ds),
+            "accuracy": res.heldout_accuracy, "train_seconds": res.log.wall_time}
+
+
 def run_mixing(real: ImageSet, synth: ImageSet, heldout: ImageSet, alphas: Sequence[float], seeds: Sequence[int],
-               cfg: ClassifierConfig, ckpt_dir: str | Path, progress: bool = False):
+               cfg: ClassifierConfig, ckpt_dir: str | Path, *, workers: int = 1, threads: int = 1,
+               progress: bool = False):
     """Train the domain classifier once per (mode, alpha, seed) and test it on ``heldout``.
 
     The seed sets both the mix (which real images are swapped, which generated ones drawn) and the
@@ -91,17 +102,12 @@ def run_mixing(real: ImageSet, synth: ImageSet, heldout: ImageSet, alphas: Seque
     """
     import pandas as pd
 
-    rows = []
-    for mode, alpha in grid_points(alphas):
-        for seed in seeds:
-            ds = real if mode == "real" else mix(real, synth, alpha, mode, seed)
-            c = cfg.model_copy(update={"seed": int(cfg.seed + seed)})
-            res = train_classifier(ds, c, Path(ckpt_dir) / f"{mode}_{alpha:g}_seed{seed}.pt", heldout=heldout,
-                                   n_classes=len(real.class_names) or int(real.labels.max()) + 1, progress=progress)
-            rows.append({"mode": mode, "alpha": alpha, "seed": seed, "train_images": len(ds),
-                         "generated_share": generated_share(ds), "accuracy": res.heldout_accuracy,
-                         "train_seconds": res.log.wall_time})
-    return pd.DataFrame(rows)
+    from .pool import parallel_map
+
+    jobs = [(real, synth, heldout, mode, alpha, seed, cfg, str(Path(ckpt_dir) / f"{mode}_{alpha:g}_seed{seed}.pt"))
+            for mode, alpha in grid_points(alphas) for seed in seeds]
+    return pd.DataFrame(parallel_map(_mix_job, jobs, workers=workers, threads=threads, progress=progress,
+                                     desc="replace/augment"))
 
 
 def summarise_mixing(runs):
@@ -116,3 +122,118 @@ def summarise_mixing(runs):
     g = allr.groupby(["mode", "alpha"])["accuracy"]
     out = g.agg(["mean", "std", "count"]).reset_index().rename(columns={"count": "seeds"})
     return out.sort_values(["mode", "alpha"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# Table 8: semi-supervised, unlabelled data real / replaced / augmented
+# --------------------------------------------------------------------------------------
+
+VARIANTS = ("real", "replaced", "augmented")  # the paper's *, †, ‡
+MARK = {"real": "*", "replaced": "†", "augmented": "‡"}
+# Table 8 (CIFAR-10, 4 labels per class): error rate (%), mean ± std; FlexMatch‡ is not in the paper
+PAPER_TABLE8 = {("flexmatch", "real"): "4.97 ± 0.06", ("flexmatch", "replaced"): "5.85 ± 0.02",
+                ("freematch", "real"): "4.90 ± 0.04", ("freematch", "replaced"): "5.94 ± 0.10",
+                ("freematch", "augmented"): "4.68 ± 0.17"}
+
+
+def unlabelled_images(real: ImageSet, synth: ImageSet, variant: str, seed: int) -> np.ndarray:
+    """The unlabelled set of a variant: real_train's images, as many generated images instead, or both."""
+    if variant == "real":
+        return real.images
+    if len(synth) < len(real) and variant == "replaced":
+        raise AugmentError(f"replacing {len(real)} unlabelled images needs as many generated ones, got {len(synth)}")
+    rows = np.sort(np.random.default_rng(seed).choice(len(synth), min(len(real), len(synth)), replace=False))
+    if variant == "replaced":
+        return synth.images[rows]
+    if variant == "augmented":
+        return np.concatenate([real.images, synth.images[rows]])
+    raise AugmentError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+
+
+def semisup_settings(sc, algorithm: str, seed: int):
+    """:class:`~beyondfid.distclass.semisup.SemiSupSettings` of one run from ``distclass.augment.semisup``."""
+    from .semisup import SemiSupSettings
+
+    return SemiSupSettings(algorithm=algorithm, n_steps=sc.n_steps, batch_size=sc.batch_size, uratio=sc.uratio,
+                           lr=sc.lr, weight_decay=sc.weight_decay, tau=sc.tau, ema_p=sc.ema_p, w_u=sc.w_u,
+                           w_f=sc.w_f, ema_model=sc.ema_model, width=sc.width, seed=int(seed),
+                           ckpt_every=sc.ckpt_every)
+
+
+def _semisup_job(real: ImageSet, synth: ImageSet, test: ImageSet, sc, algorithm: str, variant: str, seed: int,
+                 ckpt: str) -> dict:
+    from .semisup import labelled_subset, train_semisup
+
+    lab = real.take(labelled_subset(real, sc.labels_per_class, seed))
+    unl = unlabelled_images(real, synth, variant, seed)
+    res = train_semisup(lab, unl, semisup_settings(sc, algorithm, seed), ckpt, test=test, progress=False,
+                        n_classes=len(real.class_names) or int(real.labels.max()) + 1)
+    last = res.log.history[-1] if res.log.history else {}
+    return {"algorithm": algorithm, "variant": variant, "seed": seed, "labelled": len(lab), "unlabelled": len(unl),
+            "error": res.test_error, "final_mask_ratio": last.get("mask_ratio", float("nan")),
+            "train_seconds": res.log.wall_time}
+
+
+def run_semisup(real: ImageSet, synth: ImageSet, test: ImageSet, sc, seeds: Sequence[int], ckpt_dir: str | Path,
+                *, variants: Sequence[str] = VARIANTS, workers: int = 1, threads: int = 1, progress: bool = False):
+    """Every (algorithm, variant, seed) of Table 8: error rate on ``test``; resumable from ``ckpt_dir``."""
+    import pandas as pd
+
+    from .pool import parallel_map
+
+    jobs = [(real, synth, test, sc, a, v, s, str(Path(ckpt_dir) / f"{a}_{v}_seed{s}.pt"))
+            for a in sc.algorithm_names for v in variants for s in seeds]
+    return pd.DataFrame(parallel_map(_semisup_job, jobs, workers=workers, threads=threads, progress=progress,
+                                     desc="semi-supervised"))
+
+
+def table8(runs, scale: str):
+    """Table 8: error rate (%) mean ± std over seeds per (algorithm, variant), the paper's beside."""
+    import pandas as pd
+
+    rows = []
+    for (a, v), g in runs.groupby(["algorithm", "variant"], sort=False):
+        e = 100 * g["error"].to_numpy(dtype=float)
+        sd = float(np.std(e, ddof=1)) if len(e) > 1 else float("nan")
+        rows.append({"method": f"{'FlexMatch' if a == 'flexmatch' else 'FreeMatch' if a == 'freematch' else a}"
+                               f"{MARK[v]}", "unlabelled data": v, "paper error (%)": PAPER_TABLE8.get((a, v), "–"),
+                     "our error (%)": f"{e.mean():.2f} ± {sd:.2f}", "seeds": len(e),
+                     "labelled": int(g["labelled"].iloc[0]), "unlabelled": int(g["unlabelled"].iloc[0]),
+                     "scale": scale})
+    return pd.DataFrame(rows)
+
+
+def fig6_table(summary, scale: str):
+    """Fig. 6 as a table: held-out accuracy (%) mean ± std per (mode, alpha); the paper's claim beside."""
+    import pandas as pd
+
+    claim = {"replace": "falls steadily as alpha grows 0 -> 1", "augment": "above alpha = 0 for most alpha"}
+    return pd.DataFrame([{"mode": r["mode"], "alpha": r["alpha"],
+                          "our accuracy (%)": f"{100 * r['mean']:.2f} ± {100 * r['std']:.2f}", "seeds": r["seeds"],
+                          "paper (Fig. 6, no numbers)": claim[r["mode"]], "scale": scale}
+                         for _, r in summary.iterrows()])
+
+
+def load_sets(cfg) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """``real_train``, the labelled generated set and the test split, all through the profile's pixel path."""
+    import dataclasses
+
+    from ..data import load_imageset
+    from ..zoo.registry import load_labelled, zoo_dirs
+    from .pixels import apply, pixel_path
+
+    P = cfg.params.distclass.augment
+    path = pixel_path(cfg)
+    splits = zoo_dirs(cfg)["splits"]
+    try:
+        real = load_imageset(splits, "real_train")
+        test = load_imageset(splits, P.test)
+    except Exception as err:  # image-folder data (paper profile) has no labels here
+        raise AugmentError(f"replace vs augment needs labelled real splits (builtin data): {err}") from None
+    images, labels, names = load_labelled(zoo_dirs(cfg)["models"] / P.synthetic)
+    synth = ImageSet(P.synthetic, apply(images, path), labels, names)
+    real = dataclasses.replace(real, images=apply(real.images, path))
+    test = dataclasses.replace(test, images=apply(test.images, path))
+    if tuple(synth.class_names) != tuple(real.class_names):
+        raise AugmentError(f"{P.synthetic}'s classes {synth.class_names} differ from real_train's {real.class_names}")
+    return real, synth, test

@@ -91,7 +91,7 @@ def choose_pair_rows(n_target: int, n_other: int, n_pairs: int, seed: int) -> tu
 
 
 @dataclass(frozen=True)
-class TaskSpec:
+class StudySpec:
     """What one task compares: ``target`` vs ``other`` (pool names), optionally with reference images."""
 
     key: str
@@ -104,7 +104,7 @@ class TaskSpec:
     n_references: int = 0
 
 
-def study_rows(pools: Mapping[str, int], specs: Sequence[TaskSpec], n_pairs: int, seed: int
+def study_rows(pools: Mapping[str, int], specs: Sequence[StudySpec], n_pairs: int, seed: int
                ) -> dict[str, dict[str, np.ndarray]]:
     """Seeded, disjoint rows of every pool for every task's pairs and references.
 
@@ -134,7 +134,7 @@ def study_rows(pools: Mapping[str, int], specs: Sequence[TaskSpec], n_pairs: int
     return rows
 
 
-def used_rows(rows: Mapping[str, Mapping[str, np.ndarray]], specs: Sequence[TaskSpec]) -> dict[str, np.ndarray]:
+def used_rows(rows: Mapping[str, Mapping[str, np.ndarray]], specs: Sequence[StudySpec]) -> dict[str, np.ndarray]:
     """Every row of every pool that the study shows (pairs and references), per pool."""
     out: dict[str, list[np.ndarray]] = {}
     for s in specs:
@@ -144,9 +144,14 @@ def used_rows(rows: Mapping[str, Mapping[str, np.ndarray]], specs: Sequence[Task
     return {k: np.unique(np.concatenate(v)) for k, v in out.items()}
 
 
-def make_tasks(images: Mapping[str, np.ndarray], specs: Sequence[TaskSpec],
-               rows: Mapping[str, Mapping[str, np.ndarray]]) -> list[StudyTask]:
-    """The :class:`StudyTask` of every spec from the pools' images and :func:`study_rows`."""
+def make_tasks(images: Mapping[str, np.ndarray], specs: Sequence[StudySpec],
+               rows: Mapping[str, Mapping[str, np.ndarray]],
+               index_of: Mapping[str, np.ndarray] | None = None) -> list[StudyTask]:
+    """The :class:`StudyTask` of every spec from the pools' images and :func:`study_rows`.
+
+    ``index_of[pool][r]`` is the provenance recorded for row ``r`` of ``images[pool]`` (default: ``r``),
+    e.g. the pool row when ``images`` holds only a pool's validation images.
+    """
     out = []
     for s in specs:
         r = rows[s.key]
@@ -155,8 +160,9 @@ def make_tasks(images: Mapping[str, np.ndarray], specs: Sequence[TaskSpec],
                 if s.n_references else {})
         # pair i = (i-th target row, i-th other row); rows are sorted, so shuffle the other side's order
         perm = np.random.default_rng(len(out)).permutation(len(r["other"]))
+        idx = (lambda name, rr: np.asarray(index_of[name])[rr]) if index_of else (lambda name, rr: rr)
         out.append(StudyTask(s.key, s.title, s.question, s.target, s.other, tgt[r["target"]],
-                             oth[r["other"][perm]], r["target"], r["other"][perm], refs))
+                             oth[r["other"][perm]], idx(s.target, r["target"]), idx(s.other, r["other"][perm]), refs))
     return out
 
 
@@ -523,3 +529,239 @@ setZoom();
 </script>
 </body></html>
 """
+
+
+# --------------------------------------------------------------------------------------
+# The dc_human_study stage: the page of the profile's zoo
+# --------------------------------------------------------------------------------------
+
+TASK_KEYS = ("real_vs_generated", "model_a_vs_b", "quality")
+
+
+def study_specs(cfg: Any) -> list[StudySpec]:
+    """The paper's three tasks on the profile's pools: real vs ``human.generated``; the issue-13 cross-family
+    pair (``family.cross``, "which is from model A?", references shown); the same-family pair
+    (``family.small`` vs ``family.large``, "which is of higher quality?", the larger model the target)."""
+    d = cfg.params.distclass
+    a, b = d.family.cross_names
+    return [
+        StudySpec(TASK_KEYS[0], "Real or generated?", "Which image is real?", d.binary.real, d.human.generated),
+        StudySpec(TASK_KEYS[1], "Two generators", "Which image is from model A?", a, b, "model A", "model B",
+                  d.human.n_references),
+        StudySpec(TASK_KEYS[2], "Two sizes of one model family", "Which image is of higher quality?",
+                  d.family.large, d.family.small),
+    ]
+
+
+def validation_rows(cfg: Any, name: str, n: int) -> np.ndarray:
+    """Rows of pool ``name`` (``n`` images) that are validation images in every issue-13 task."""
+    from .task import pool_order
+
+    t = cfg.params.distclass.task
+    return pool_order(name, n, t.split_seed)[: t.n_val]
+
+
+def build_from_config(cfg: Any, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Build the profile's study page from the pools' validation images (through the pixel path).
+
+    Pairs and references are validation images of the issue-13 tasks, so the classifiers of those
+    tasks never trained on them and can be scored on exactly these pairs (the ``dc_human`` notebook).
+    """
+    from .pixels import load_pool
+
+    h = cfg.params.distclass.human
+    specs = study_specs(cfg)
+    names = sorted({n for s in specs for n in (s.target, s.other)})
+    val_images, val_index = {}, {}
+    for n in names:
+        pool = load_pool(cfg, n)
+        val_index[n] = validation_rows(cfg, n, len(pool))
+        val_images[n] = pool[val_index[n]]
+    rows = study_rows({n: len(v) for n, v in val_images.items()}, specs, h.n_pairs, h.seed)
+    tasks = make_tasks(val_images, specs, rows, val_index)
+    out = Path(out_dir) if out_dir is not None else cfg.results / "dc_human_study"
+    key = build_study(tasks, out, seed=h.seed, title="Which image is which? A study of generated images")
+    key["pools"] = {n: {"validation_images": int(len(val_index[n]))} for n in names}
+    key["profile"] = cfg.profile
+    save_json(out / "key.json", key)
+    return key
+
+
+# --------------------------------------------------------------------------------------
+# The issue-13 classifiers on the study's pairs
+# --------------------------------------------------------------------------------------
+
+
+def task_runs(cfg: Any) -> dict[str, list]:
+    """The issue-13 runs (one per architecture) whose task is each study task: Table 2's real vs
+    ``human.generated``, Table 6's cross-family pair and its same-family pair."""
+    from .experiments import plan_binary, plan_family
+
+    d = cfg.params.distclass
+    specs = plan_binary(cfg) + plan_family(cfg)
+    want = {TASK_KEYS[0]: (d.binary.real, d.human.generated), TASK_KEYS[1]: tuple(d.family.cross_names),
+            TASK_KEYS[2]: (d.family.small, d.family.large)}
+    out: dict[str, list] = {}
+    for key, classes in want.items():
+        found = {s.arch_name: s for s in specs if s.task.class_names == classes and s.task.n_train in
+                 (d.binary.n_train, d.family.n_train) and s.tag in ("table2", "table6", "table6_cross")}
+        if not found:
+            raise HumanStudyError(f"no issue-13 run classifies {classes} (task {key}); add "
+                                  f"{classes[-1]} to distclass.binary.models or set distclass.family")
+        out[key] = [found[a] for a in sorted(found)]
+    return out
+
+
+def evaluated_model(cfg: Any, spec: Any, root: str | Path):
+    """The classifier of a finished issue-13 run exactly as it was evaluated: its final checkpoint, then the
+    same precise-BN pass over the same training images (:func:`beyondfid.distclass.train.precise_bn`).
+
+    A stop-gap until the runs expose probabilities (request 2 in API_distclass.md). It checks itself:
+    its predictions on the run's validation images must reproduce the stored confusion matrix.
+    """
+    from ..zoo.training import load_modules
+    from .models import build_classifier
+    from .runs import load_result, run_dir
+    from .task import build_task
+    from .train import precise_bn, predict
+
+    res = load_result(root, spec)
+    if res is None:
+        raise HumanStudyError(f"issue-13 run {spec.run_id} ({spec.arch_name}, {spec.task.class_names}) has not "
+                              f"finished; run `dvc repro dc_runs`")
+    task = build_task(cfg, spec.task)
+    model = build_classifier(spec.arch, task.n_classes, task.x_train.shape[1], task.x_train.shape[-1])
+    load_modules(run_dir(root, spec) / "ckpt.pt", {"model": model})
+    r = spec.recipe
+    if r.precise_bn_images:
+        order = np.random.default_rng(np.random.SeedSequence([int(spec.seed), 0xB17])).permutation(len(task.x_train))
+        precise_bn(model, task.x_train[np.sort(order[: r.precise_bn_images])], r.batch_size // r.grad_shards, "cpu")
+    pred = predict(model, task.x_val)
+    conf = np.zeros((task.n_classes, task.n_classes), np.int64)
+    np.add.at(conf, (task.y_val, pred), 1)
+    if conf.tolist() != res.confusion:
+        raise HumanStudyError(f"rebuilt model of run {spec.run_id} does not reproduce its validation confusion "
+                              f"matrix ({conf.tolist()} vs {res.confusion}); the run's code or data changed")
+    return model.eval(), res
+
+
+def class_probabilities(model: Any, images: np.ndarray, micro: int = 64) -> np.ndarray:
+    """Softmax probabilities (N, K) of uint8 NCHW images, fixed zero-padded micro-batches (float64)."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for lo in range(0, len(images), micro):
+            x = images[lo: lo + micro]
+            n = len(x)
+            if n < micro:
+                x = np.concatenate([x, np.zeros((micro - n,) + x.shape[1:], np.uint8)])
+            logits = model(torch.from_numpy(np.ascontiguousarray(x)).float().div_(255.0))[:n]
+            out.append(torch.softmax(logits.double(), dim=1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def classifier_scores(cfg: Any, key: Mapping[str, Any], root: str | Path):
+    """Every issue-13 classifier of every study task scored on the task's pairs (two-alternative accuracy)."""
+    import pandas as pd
+
+    from .pixels import load_pool
+
+    pools: dict[str, np.ndarray] = {}
+    rows = []
+    for task, specs in task_runs(cfg).items():
+        pairs = [(pid, v) for pid, v in key["pairs"].items() if v["task"] == task]
+        target = key["tasks"][task]["target"]
+        for spec in specs:
+            model, res = evaluated_model(cfg, spec, root)
+            t_idx = spec.task.class_names.index(target)
+            imgs = {}
+            for side in ("a", "b"):
+                for pid, v in pairs:
+                    pools.setdefault(v[side], load_pool(cfg, v[side]))
+                imgs[side] = np.stack([pools[v[side]][v[f"{side}_index"]] for _, v in pairs])
+            pa = class_probabilities(model, imgs["a"])[:, t_idx]
+            pb = class_probabilities(model, imgs["b"])[:, t_idx]
+            ta = np.array([v["target"] == "a" for _, v in pairs])
+            rows.append({"task": task, "classifier": spec.arch_name, "pairs": len(pairs),
+                         "accuracy": classifier_pair_accuracy(pa, pb, ta),
+                         "validation accuracy": res.record.accuracy, "run_id": spec.run_id})
+    return pd.DataFrame(rows)
+
+
+# Fig. 3's claim per task (the paper gives bars, no numbers)
+PAPER_FIG3 = {TASK_KEYS[0]: "classifiers far above humans", TASK_KEYS[1]: "classifiers high, humans near chance",
+              TASK_KEYS[2]: "classifiers low, humans comparable to them"}
+
+
+def fig3_table(human_summary, clf, key: Mapping[str, Any]):
+    """Per task: humans (mean ± std over participants, or '–' without responses) and classifiers on the
+    same pairs (mean ± std over architectures), with the paper's claim."""
+    import pandas as pd
+
+    rows = []
+    hs = {} if human_summary is None else {r["task"]: r for _, r in human_summary.iterrows()}
+    for task, v in key["tasks"].items():
+        c = clf[clf["task"] == task]["accuracy"].to_numpy(dtype=float)
+        h = hs.get(task)
+        rows.append({"task": task, "question": v["question"], "target": v["target"], "other": v["other"],
+                     "pairs": v["n_pairs"],
+                     "humans (%)": "–" if h is None else f"{100 * h['mean']:.1f} ± {100 * h['std']:.1f}",
+                     "participants": 0 if h is None else int(h["n"]),
+                     "classifiers (%)": (f"{100 * c.mean():.1f} ± {100 * (c.std(ddof=1) if len(c) > 1 else 0):.1f}"
+                                         if len(c) else "–"),
+                     "classifiers": len(c), "paper (Fig. 3)": PAPER_FIG3.get(task, "")})
+    return pd.DataFrame(rows)
+
+
+def plot_fig3(ax: Any, human, clf, key: Mapping[str, Any], responses_dir: str = "data/human_study") -> None:
+    """Fig. 3: accuracy per task, humans (mean ± std over participants) beside the classifiers (mean ± std
+    over architectures, each architecture a dot). Without responses only the classifiers are drawn and
+    the axes say that no responses were found -- never made-up human data."""
+    tasks = list(key["tasks"])
+    x = np.arange(len(tasks))
+    w = 0.38
+    cm = [clf[clf["task"] == t]["accuracy"].to_numpy(dtype=float) for t in tasks]
+    ax.bar(x + w / 2, [100 * c.mean() for c in cm], w, yerr=[100 * (c.std(ddof=1) if len(c) > 1 else 0) for c in cm],
+           capsize=3, color="tab:orange", label="classifiers (mean ± std over architectures)")
+    for xi, c, t in zip(x, cm, tasks):
+        names = clf[clf["task"] == t]["classifier"].tolist()
+        ax.scatter(np.full(len(c), xi + w / 2), 100 * c, color="k", s=10, zorder=3)
+        for yi, n in zip(100 * c, names):
+            ax.annotate(n, (xi + w / 2 + 0.03, yi), fontsize=6)
+    if human is not None and len(human):
+        hm = [human[human["task"] == t]["accuracy"].to_numpy(dtype=float) for t in tasks]
+        ax.bar(x - w / 2, [100 * h.mean() for h in hm], w,
+               yerr=[100 * (h.std(ddof=1) if len(h) > 1 else 0) for h in hm], capsize=3, color="tab:blue",
+               label=f"humans (mean ± std over {human['participant'].nunique()} participants)")
+    else:
+        ax.text(x[0] - w / 2, 52, f"no human responses found\nunder {responses_dir}/", fontsize=8, color="tab:blue",
+                va="bottom")
+    ax.axhline(50, color="gray", ls=":", lw=1, label="chance")
+    ax.set_xticks(x, [f"{t}\n{key['tasks'][t]['target']} vs {key['tasks'][t]['other']}" for t in tasks], fontsize=8)
+    ax.set_ylabel("accuracy on the study's pairs (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Fig. 3 (mini): humans vs classifiers on the same pairs", fontsize=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from ..config import ConfigError, add_stage_arguments, load_config
+
+    ap = add_stage_arguments(argparse.ArgumentParser(description="build the human-study page (dc_human_study)"))
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(args.profile, args.params, args.root)
+        key = build_from_config(cfg)
+    except (ConfigError, HumanStudyError, ValueError) as err:
+        print(f"error: {err}")
+        return 2
+    counts = {t: v["n_pairs"] for t, v in key["tasks"].items()}
+    print(f"study {key['study_id']}: {counts} -> {cfg.results / 'dc_human_study' / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

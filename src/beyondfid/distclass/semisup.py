@@ -26,12 +26,12 @@ The algorithms differ only in ``mask_b``:
   and mapped convexly, ``tau(c) = beta(c) / (2 - beta(c)) * tau``; ``mask_b = [max q_b >= tau(argmax q_b)]``.
 
 The threshold states are module buffers, so :func:`beyondfid.zoo.training.fit` checkpoints and
-resumes them with the weights. Evaluation uses an exponential moving average of the weights.
+resumes them with the weights. Evaluation uses an exponential moving average of the weights and
+BatchNorm buffers (``torch.optim.swa_utils.AveragedModel``).
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..data import ImageSet
 from ..zoo.classifier import AnimalCNN, predict_labels, to_float
@@ -231,14 +232,6 @@ def fixmatch_lr(step: int, n_steps: int, lr: float) -> float:
     return lr * math.cos(7.0 * math.pi * step / (16.0 * n_steps))
 
 
-@torch.no_grad()
-def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
-    for be, bm in zip(ema.buffers(), model.buffers()):
-        be.copy_(bm)
-
-
 def labelled_subset(ds: ImageSet, per_class: int, seed: int) -> np.ndarray:
     """Rows of ``ds``: ``per_class`` seeded random images of every class (sorted)."""
     rng = np.random.default_rng(seed)
@@ -266,9 +259,8 @@ def train_semisup(labelled: ImageSet, unlabelled: np.ndarray, s: SemiSupSettings
         raise SemiSupError(f"labels must lie in 0..{n_classes - 1}")
     with deterministic(s.seed):
         model = AnimalCNN(n_classes, s.width)
-    ema = copy.deepcopy(model)
-    for p in ema.parameters():
-        p.requires_grad_(False)
+    # EMA of weights and buffers (BatchNorm statistics) for evaluation, torch's ready part
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(s.ema_model), use_buffers=True)
     modules: dict[str, nn.Module] = {"model": model, "ema": ema}
     if s.algorithm == "freematch":
         thr: nn.Module = FreeMatchThresholds(n_classes, s.ema_p)
@@ -309,7 +301,7 @@ def train_semisup(labelled: ImageSet, unlabelled: np.ndarray, s: SemiSupSettings
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        _ema_update(ema, model, s.ema_model)
+        ema.update_parameters(model)
         return {"loss": loss.item(), "sup_loss": sup.item(), "unsup_loss": unsup.item(),
                 "fair_loss": float(fair.detach()), "mask_ratio": mask.mean().item()}
 
@@ -317,8 +309,8 @@ def train_semisup(labelled: ImageSet, unlabelled: np.ndarray, s: SemiSupSettings
     log = fit(step_fn, modules, {"opt": opt}, n_steps=s.n_steps, ckpt_path=ckpt_path, seed=s.seed,
               ckpt_every=s.ckpt_every, desc=s.algorithm, progress=progress, max_steps_this_call=max_steps_this_call,
               meta=meta)
-    ema.eval()
+    final: AnimalCNN = ema.module.eval()
     err = None
     if test is not None and log.steps_done == s.n_steps:
-        err = float(np.mean(predict_labels(ema, test.images) != test.labels))
-    return SemiSupResult(ema, log, err)
+        err = float(np.mean(predict_labels(final, test.images) != test.labels))
+    return SemiSupResult(final, log, err)
