@@ -731,6 +731,174 @@ class DCPretrainedConfig(_DCReal):
         return self
 
 
+# --------------------------------------------------------------------------------------
+# Paper 3, issue 14: crops, frequency bands, replace vs augment, the human study
+# (profiles.<p>.distclass.crops / .frequency / .augment / .human)
+# --------------------------------------------------------------------------------------
+
+
+def _floats(value: str, what: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(s) for s in _csv(value))
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated numbers, got {value!r}") from None
+
+
+class DcCropsConfig(_Strict):
+    """Table 7 / Fig. 7: classify real vs the U-ViT stand-in after centre and random crops."""
+
+    arch: str = Field(description="classifier, a key of distclass.archs (the paper: ResNet-50)")
+    real: str = Field("real_heldout", description="the real class")
+    model: str = Field(description="the zoo model standing for U-ViT-H/2")
+    n_train: int = Field(ge=1, description="training images per class (before the random-crop copies)")
+    paper_image: int = Field(256, ge=2, description="side of the paper's images")
+    image: int = Field(ge=2, description="side of our images")
+    paper_center: str = Field(description="the paper's centre-crop sides")
+    paper_random: str = Field(description="the paper's random-crop sides")
+    center: str = Field(description="our centre-crop sides, the paper's by the same fraction, fixed before any run "
+                                    "(sides below 2 px are left out)")
+    random: str = Field(description="our random-crop sides (as `center`)")
+    per_image: int = Field(4, ge=1, le=64, description="random crops per training image (the paper: four)")
+    trials: int = Field(4, ge=1, le=64, description="random-crop trials (seeds) averaged (the paper: four)")
+
+    @property
+    def center_sizes(self) -> tuple[int, ...]:
+        return _int_csv(self.center, "distclass.crops.center")
+
+    @property
+    def random_sizes(self) -> tuple[int, ...]:
+        return _int_csv(self.random, "distclass.crops.random")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "DcCropsConfig":
+        for name in ("paper_center", "paper_random"):
+            _int_csv(getattr(self, name), f"distclass.crops.{name}")
+        if any(s > self.image for s in self.center_sizes + self.random_sizes):
+            raise ValueError(f"crop sides must not exceed the image side {self.image}")
+        if min(self.center_sizes + self.random_sizes) < 2:
+            raise ValueError("crop sides below 2 px are not run (issue 14): leave them out")
+        _real_split(self.real)
+        _model_names(self.model, "distclass.crops.model")
+        return self
+
+
+class DcFrequencyConfig(_Strict):
+    """Figs 4, 5, 8, 9, 11 and Table 16: low-, high- and band-pass filtered images."""
+
+    arch: str = Field(description="classifier, a key of distclass.archs (the paper: ResNet-50)")
+    real: str = Field("real_heldout")
+    model: str = Field(description="the zoo model standing for U-ViT-H/2 (Fig. 4)")
+    n_train: int = Field(ge=1, description="training images per class")
+    paper_image: int = Field(256, ge=2)
+    image: int = Field(ge=2, description="side of our images (filters run at this side, before any resize)")
+    paper_thresholds: str = Field(description="the paper's thresholds (bands: consecutive pairs from 0)")
+    thresholds: str = Field(description="ours, by the share of the spectrum kept, fixed before any run")
+    circle: bool = Field(True, description="Fig. 11: also run the low- and high-pass with the circular mask")
+
+    @property
+    def threshold_list(self) -> tuple[int, ...]:
+        return _int_csv(self.thresholds, "distclass.frequency.thresholds")
+
+    @property
+    def paper_threshold_list(self) -> tuple[int, ...]:
+        return _int_csv(self.paper_thresholds, "distclass.frequency.paper_thresholds")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> "DcFrequencyConfig":
+        t, p = self.threshold_list, self.paper_threshold_list
+        if len(t) != len(p):
+            raise ValueError(f"thresholds ({self.thresholds!r}) and paper_thresholds ({self.paper_thresholds!r}) "
+                             f"must pair up one to one")
+        if list(t) != sorted(set(t)) or t[0] < 1:
+            raise ValueError(f"thresholds must be strictly increasing and >= 1 (bands run 0-t1, t1-t2, ...), got {t}")
+        if t[-1] > self.image // 2:
+            raise ValueError(f"threshold {t[-1]} exceeds half the image side ({self.image // 2})")
+        _real_split(self.real)
+        _model_names(self.model, "distclass.frequency.model")
+        return self
+
+
+class DcSemiSupConfig(_Strict):
+    """Table 8: FixMatch-family training with few labels (``beyondfid.distclass.semisup``)."""
+
+    algorithms: str = Field(description="comma-separated: freematch, flexmatch, fixmatch")
+    labels_per_class: int = Field(ge=1, description="labelled real_train images per class")
+    n_steps: int = Field(ge=1, le=10_000_000)
+    batch_size: int = Field(ge=1, le=4096, description="labelled images per step (B)")
+    uratio: int = Field(ge=1, le=64, description="mu: unlabelled images per labelled one")
+    lr: float = Field(gt=0.0, le=1.0, description="AdamW peak learning rate (FixMatch's cosine schedule)")
+    weight_decay: float = Field(ge=0.0, le=1.0)
+    tau: float = Field(0.95, gt=0.0, le=1.0, description="FixMatch / FlexMatch confidence threshold")
+    ema_p: float = Field(gt=0.0, lt=1.0, description="FreeMatch: momentum of the adaptive thresholds (lambda)")
+    w_u: float = Field(1.0, ge=0.0, description="weight of the unlabelled loss")
+    w_f: float = Field(ge=0.0, description="FreeMatch: weight of the fairness loss")
+    ema_model: float = Field(ge=0.0, lt=1.0, description="EMA decay of the evaluated weights")
+    width: int = Field(ge=4, le=256, description="AnimalCNN width (the supervised classifier's network)")
+    ckpt_every: int = Field(100, ge=1)
+
+    @property
+    def algorithm_names(self) -> tuple[str, ...]:
+        names = _csv(self.algorithms)
+        bad = [a for a in names if a not in ("freematch", "flexmatch", "fixmatch")]
+        if bad:
+            raise ValueError(f"distclass.augment.semisup.algorithms: unknown {bad}")
+        return names
+
+    @model_validator(mode="after")
+    def _names(self) -> "DcSemiSupConfig":
+        self.algorithm_names  # noqa: B018
+        return self
+
+
+class DcAugmentConfig(_Strict):
+    """Fig. 6 and Table 8: real_train with generated images swapped in (replace) or added (augment)."""
+
+    synthetic: str = Field(description="class-conditional zoo model whose labelled.npz is the generated set")
+    test: str = Field("real_heldout", description="real split the classifiers are tested on")
+    alphas: str = Field(description="Fig. 6's alpha grid (comma-separated, in [0, 1], including 0)")
+    seeds: str = Field(description="seeds (mean and std over them)")
+    classifier: ClassifierConfig = Field(description="the supervised AnimalShape classifier (the zoo's network)")
+    semisup: DcSemiSupConfig
+    workers: int = Field(1, ge=1, le=64, description="runs in parallel (one process and `threads` threads each)")
+    threads: int = Field(1, ge=1, le=64)
+
+    @property
+    def alpha_list(self) -> tuple[float, ...]:
+        return _floats(self.alphas, "distclass.augment.alphas")
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in _csv(self.seeds))
+
+    @model_validator(mode="after")
+    def _grid(self) -> "DcAugmentConfig":
+        a = self.alpha_list
+        if any(not 0.0 <= x <= 1.0 for x in a) or 0.0 not in a or list(a) != sorted(set(a)):
+            raise ValueError(f"alphas must be increasing values in [0, 1] that include 0, got {self.alphas!r}")
+        if len(set(self.seed_list)) != len(self.seed_list):
+            raise ValueError(f"seeds must be distinct, got {self.seeds!r}")
+        _real_split(self.test)
+        _model_names(self.synthetic, "distclass.augment.synthetic")
+        return self
+
+
+class DcHumanConfig(_Strict):
+    """Fig. 3 / Fig. 10 / App. C.6: the study page, its analysis, the classifiers on the same pairs."""
+
+    n_pairs: int = Field(32, ge=1, le=1000, description="pairs per task (the paper: 32)")
+    n_references: int = Field(8, ge=0, le=64, description="task 2: example images of each model shown")
+    generated: str = Field(description="task 1 (which is real?): the generator against distclass.binary.real")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="which validation images form the pairs")
+    responses: str = Field("data/human_study", description="folder of the participants' response files")
+    screenshot_seed: int = Field(1, ge=0, description="Fig. 10: the participant seed of the screenshots")
+    zoom: int = Field(5, ge=1, le=12, description="Fig. 10: zoom of the screenshots")
+
+    @model_validator(mode="after")
+    def _names(self) -> "DcHumanConfig":
+        _model_names(self.generated, "distclass.human.generated")
+        return self
+
+
 class DistclassConfig(_Strict):
     """``profiles.<p>.distclass``: the task, the classifiers and recipe, the runner, one section per experiment."""
 
@@ -743,11 +911,16 @@ class DistclassConfig(_Strict):
     ssl: DCProbeConfig
     family: DCFamilyConfig
     pretrained: DCPretrainedConfig
+    crops: DcCropsConfig
+    frequency: DcFrequencyConfig
+    augment: DcAugmentConfig
+    human: DcHumanConfig
 
     @model_validator(mode="after")
     def _known_archs(self) -> "DistclassConfig":
         used = {"binary": self.binary.arch_names + (self.binary.sweep_arch,),
-                "multiway": self.multiway.arch_names, "family": self.family.arch_names}
+                "multiway": self.multiway.arch_names, "family": self.family.arch_names,
+                "crops": (self.crops.arch,), "frequency": (self.frequency.arch,)}
         for sec, names in used.items():
             unknown = sorted(set(names) - set(self.archs))
             if unknown:
