@@ -572,6 +572,519 @@ class FidSchematicConfig(_Strict):
     image_index: int = Field(0, ge=0, description="row of the real / generated set shown")
 
 
+
+# --------------------------------------------------------------------------------------
+# Paper 3, distribution classification (issue 13): profiles.<p>.distclass
+# --------------------------------------------------------------------------------------
+
+DC_ARCHS = ("resnet", "convnext", "vit", "effnet_lite0")
+
+
+def _int_csv(value: str, what: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(s) for s in _csv(value))
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated integers, got {value!r}") from None
+    if any(v < 1 for v in out):
+        raise ValueError(f"{what} must be positive integers, got {value!r}")
+    return out
+
+
+class DCArchConfig(_Strict):
+    """One classifier architecture (timm model definitions, random init, scaled to 28-px inputs)."""
+
+    kind: Literal["resnet", "convnext", "vit", "effnet_lite0"] = Field(
+        description="resnet (timm ResNet, BasicBlock) | convnext (timm ConvNeXt) | vit (timm VisionTransformer) | "
+        "effnet_lite0 (EfficientNet-Lite0 of the features stage, ImageNet weights if pretrained)")
+    widths: str = Field("", description="resnet: channels per stage; convnext: dims per stage (4 stages)")
+    depths: str = Field("", description="resnet: blocks per stage; convnext: blocks per stage (4 stages)")
+    block: Literal["basic", "bottleneck"] = Field("basic", description="resnet: BasicBlock or Bottleneck (ResNet-50)")
+    stem: Literal["deep", "imagenet"] = Field("deep", description="resnet: deep = three 3x3 convs, first with "
+                                              "stride stem_stride, no max-pool (small images); imagenet = timm's "
+                                              "7x7 stride-2 conv + max-pool (ResNet-50 as published)")
+    stem_stride: int = Field(2, ge=1, le=4, description="resnet (deep stem): stride of the first stem conv; "
+                                                        "convnext: stem patch side (stage 0 does not downsample)")
+    patch: int = Field(4, ge=1, le=28, description="vit: patch side in pixels")
+    embed_dim: int = Field(64, ge=8, le=2048, description="vit: token width")
+    depth: int = Field(4, ge=1, le=48, description="vit: transformer blocks")
+    heads: int = Field(4, ge=1, le=32, description="vit: attention heads")
+    drop_path: float = Field(0.0, ge=0.0, lt=1.0, description="stochastic depth rate (convnext, vit, resnet)")
+    pretrained: bool = Field(False, description="effnet_lite0: start from the ImageNet weights (else random init)")
+    input_size: int = Field(0, ge=0, le=1024, description="side the network sees (0 = the task's image size); "
+                                                           "effnet_lite0 needs >= 32")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DCArchConfig":
+        if self.kind in ("resnet", "convnext"):
+            w, d = _int_csv(self.widths, "widths"), _int_csv(self.depths, "depths")
+            if len(w) != 4 or len(d) != 4:
+                raise ValueError(f"{self.kind} needs 4 widths and 4 depths, got {self.widths!r} / {self.depths!r}")
+        if self.kind == "vit" and self.embed_dim % self.heads:
+            raise ValueError(f"vit embed_dim {self.embed_dim} must be a multiple of heads={self.heads}")
+        if self.pretrained and self.kind != "effnet_lite0":
+            raise ValueError("pretrained weights exist only for effnet_lite0 (nothing is downloaded)")
+        if self.kind == "effnet_lite0" and self.input_size < 32:
+            raise ValueError(f"effnet_lite0 needs input_size >= 32, got {self.input_size}")
+        return self
+
+    @property
+    def width_list(self) -> tuple[int, ...]:
+        return _int_csv(self.widths, "widths")
+
+    @property
+    def depth_list(self) -> tuple[int, ...]:
+        return _int_csv(self.depths, "depths")
+
+
+class DCTrainConfig(_Strict):
+    """A training recipe (the paper's Tables 10-11 mapped to 28 px; reasoning in params.yaml)."""
+
+    epochs: float = Field(gt=0.0, le=10_000.0, description="passes over the training set (steps = ceil(epochs*N/batch))")
+    min_steps: int = Field(1, ge=1, le=10_000_000, description="lower bound on steps for tiny training sets")
+    batch_size: int = Field(ge=2, le=65536, description="global batch (all processes together)")
+    lr: float = Field(gt=0.0, le=1.0, description="AdamW peak learning rate")
+    weight_decay: float = Field(ge=0.0, le=10.0)
+    beta1: float = Field(0.9, gt=0.0, lt=1.0)
+    beta2: float = Field(0.999, gt=0.0, lt=1.0)
+    warmup_epochs: float = Field(0.0, ge=0.0, le=10_000.0, description="linear warm-up, then cosine decay")
+    min_lr: float = Field(1.0e-6, ge=0.0, le=1.0, description="cosine floor")
+    randaug: str = Field("", description="timm RandAugment spec, e.g. rand-m9-mstd0.5-inc1 ('' = off)")
+    crop_pad: int = Field(0, ge=0, le=64, description="random crop after zero padding by this many px (0 = off)")
+    hflip: bool = Field(False, description="random horizontal flips")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    mixup: float = Field(0.0, ge=0.0, le=10.0, description="mixup alpha (0 = off)")
+    cutmix: float = Field(0.0, ge=0.0, le=10.0, description="cutmix alpha (0 = off)")
+    grad_shards: int = Field(1, ge=1, le=1024, description="the global batch is split into this many shards "
+                             "(BatchNorm statistics and augmentation seeds per shard); processes share them out, so "
+                             "1 process and k processes (k | grad_shards) compute the same step")
+    precise_bn_images: int = Field(1024, ge=0, le=10_000_000, description="BatchNorm statistics are recomputed on "
+                                   "this many training images after training (0 = keep running averages)")
+    ckpt_every: int = Field(200, ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DCTrainConfig":
+        if self.batch_size % self.grad_shards:
+            raise ValueError(f"batch_size {self.batch_size} must be divisible by grad_shards {self.grad_shards}")
+        if (self.mixup or self.cutmix) and (self.batch_size // self.grad_shards) % 2:
+            raise ValueError("mixup/cutmix need an even number of images per shard (batch_size / grad_shards)")
+        return self
+
+
+class DCTaskConfig(_Strict):
+    """How every distribution-classification task is built (the same for all experiments)."""
+
+    n_val: int = Field(ge=1, le=10_000_000, description="validation images per distribution (disjoint from training)")
+    split_seed: int = Field(0, ge=0, le=2**31 - 1, description="seeds each pool's train/val permutation")
+    image_size: int = Field(0, ge=0, le=4096, description="pixel path: common side (0 = keep the zoo's 28 px)")
+    channels: Literal[1, 3] = Field(1, description="pixel path: 1 = gray, 3 = RGB")
+    codec: str = Field("none", description="pixel path: none | png | jpeg:<quality>, applied to every distribution "
+                                           "(for sources stored in different formats)")
+
+    @field_validator("codec")
+    @classmethod
+    def _codec(cls, v: str) -> str:
+        ok = v in ("none", "png") or (v.startswith("jpeg:") and v[5:].isdigit() and 1 <= int(v[5:]) <= 100)
+        if not ok:
+            raise ValueError(f"codec must be none, png or jpeg:<1-100>, got {v!r}")
+        return v
+
+
+class DCRunnerConfig(_Strict):
+    """Where and how the training runs execute."""
+
+    launcher: Literal["local", "torchrun"] = Field(
+        "local", description="local: a pool of `workers` single-process runs; torchrun: every run uses DDP over "
+        "nproc_per_node processes (gloo on CPU, NCCL on GPU)")
+    workers: int = Field(1, ge=1, le=256, description="local: runs in parallel (one process each)")
+    threads: int = Field(1, ge=0, le=1024, description="torch threads per process (0 = torch's default)")
+    nproc_per_node: int = Field(1, ge=1, le=64, description="torchrun: processes (GPUs) per node")
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+
+
+def _model_names(value: str, what: str) -> tuple[str, ...]:
+    names = _csv(value)
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise ValueError(f"{what}: unknown zoo model(s) {unknown}; the zoo has {', '.join(MODELS)}")
+    return names
+
+
+def _arch_names(value: str) -> tuple[str, ...]:
+    return _csv(value)
+
+
+DC_REAL_SPLITS = ("real_train", "real_heldout", "real_half_a", "real_half_b")  # = beyondfid.zoo.registry.SPLITS
+
+
+def _real_split(v: str) -> str:
+    if v not in DC_REAL_SPLITS:
+        raise ValueError(f"must be one of the zoo's real splits {', '.join(DC_REAL_SPLITS)}, got {v!r}")
+    return v
+
+
+class _DCReal(_Strict):
+    real: str = Field("real_heldout", description="the real split that is the real class (real_heldout: never "
+                                                  "seen by a generator)")
+
+    @field_validator("real")
+    @classmethod
+    def _real(cls, v: str) -> str:
+        return _real_split(v)
+
+
+class _DCArchs(_Strict):
+    archs: str = Field(description="comma-separated keys of distclass.archs")
+
+    @property
+    def arch_names(self) -> tuple[str, ...]:
+        return _arch_names(self.archs)
+
+
+class DCBinaryConfig(_DCReal, _DCArchs):
+    """Tables 1, 2, 14 and Fig. 2: same-distribution controls, real vs each generator, the size sweep."""
+
+    models: str = Field(description="comma-separated zoo models, each against the real class (Table 2)")
+    n_train: int = Field(ge=1, description="training images per distribution (Table 2)")
+    same_real: str = Field("real_half_a,real_half_b", description="Table 1: two disjoint real splits")
+    same_models: str = Field(description="Table 1: zoo models whose samples are split into two disjoint halves")
+    same_n_train: int = Field(ge=1, description="Table 1: training images per distribution")
+    sweep_arch: str = Field(description="Fig. 2: architecture of the training-size sweep")
+    sweep_model: str = Field(description="Fig. 2: the generator of the sweep (against the real class)")
+    sweep_sizes: str = Field(description="Fig. 2: comma-separated training sizes per distribution")
+    seeds: str = Field("0", description="Fig. 2: comma-separated training seeds (error bars)")
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return _model_names(self.models, "distclass.binary.models")
+
+    @property
+    def same_model_names(self) -> tuple[str, ...]:
+        return _model_names(self.same_models, "distclass.binary.same_models")
+
+    @property
+    def same_real_names(self) -> tuple[str, ...]:
+        return _csv(self.same_real)
+
+    @property
+    def size_list(self) -> tuple[int, ...]:
+        return _int_csv(self.sweep_sizes, "sweep_sizes")
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in _csv(self.seeds))
+
+    @model_validator(mode="after")
+    def _names(self) -> "DCBinaryConfig":
+        self.model_names, self.same_model_names, self.size_list  # noqa: B018 - validate now
+        _model_names(self.sweep_model, "distclass.binary.sweep_model")
+        if len(self.same_real_names) != 2:
+            raise ValueError(f"same_real must name two real splits, got {self.same_real!r}")
+        for v in self.same_real_names:
+            _real_split(v)
+        return self
+
+
+class DCMultiwayConfig(_DCReal, _DCArchs):
+    """Table 3 / Fig. 1 (real + three generators at two sizes) and Table 5 (models of similar FID added one by one)."""
+
+    fourway_models: str = Field(description="Table 3: the three generators beside the real class")
+    sizes: str = Field(description="Table 3: training sizes per distribution (the paper's 5k, 10k)")
+    similar_models: str = Field(description="Table 5: generators of similar FID, in the order the paper adds them: "
+                                            "2-way = the first two, 3-way = + the real class, 4-way = + the third")
+    n_train: int = Field(ge=1, description="Table 5: training images per distribution")
+    fig1_rows: int = Field(4, ge=1, le=64, description="Fig. 1: rows of 'which one is real?'")
+
+    @property
+    def fourway_names(self) -> tuple[str, ...]:
+        return _model_names(self.fourway_models, "distclass.multiway.fourway_models")
+
+    @property
+    def similar_names(self) -> tuple[str, ...]:
+        return _model_names(self.similar_models, "distclass.multiway.similar_models")
+
+    @property
+    def size_list(self) -> tuple[int, ...]:
+        return _int_csv(self.sizes, "sizes")
+
+    @model_validator(mode="after")
+    def _names(self) -> "DCMultiwayConfig":
+        if len(self.fourway_names) != 3 or len(self.similar_names) != 3:
+            raise ValueError("fourway_models and similar_models must each name three zoo models")
+        self.size_list  # noqa: B018
+        return self
+
+
+class DCProbeConfig(_DCReal):
+    """Tables 4 and 15: linear probes on frozen self-supervised features."""
+
+    encoders: str = Field("ssl_contrastive,ssl_masked", description="zoo encoders (SimCLR for MoCo v3, MAE for MAE)")
+    models: str = Field(description="Table 4: generators, each against the real class")
+    n_train: int = Field(ge=1)
+    fourway_models: str = Field(description="Table 15: three generators beside the real class")
+    sizes: str = Field(description="Table 15: training sizes per distribution")
+    l2: float = Field(1.0e-3, ge=0.0, le=1.0e3, description="L2 penalty of the logistic regression (on standardised features)")
+    max_iter: int = Field(500, ge=1, le=100_000, description="L-BFGS iterations")
+
+    @property
+    def encoder_names(self) -> tuple[str, ...]:
+        names = _csv(self.encoders)
+        bad = [n for n in names if n not in ("ssl_contrastive", "ssl_masked")]
+        if bad:
+            raise ValueError(f"distclass.ssl.encoders: unknown encoder(s) {bad}")
+        return names
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return _model_names(self.models, "distclass.ssl.models")
+
+    @property
+    def fourway_names(self) -> tuple[str, ...]:
+        return _model_names(self.fourway_models, "distclass.ssl.fourway_models")
+
+    @property
+    def size_list(self) -> tuple[int, ...]:
+        return _int_csv(self.sizes, "sizes")
+
+    @model_validator(mode="after")
+    def _names(self) -> "DCProbeConfig":
+        self.encoder_names, self.model_names, self.size_list  # noqa: B018
+        if len(self.fourway_names) != 3:
+            raise ValueError("distclass.ssl.fourway_models must name three zoo models")
+        return self
+
+
+class DCFamilyConfig(_DCArchs):
+    """Table 6: same family, different scale; beside it the cross-family pair of similar FID."""
+
+    small: str = Field(description="the small member of the family (EDM2-XS)")
+    large: str = Field(description="the large member (EDM2-XXL)")
+    cross: str = Field(description="two generators of different families at similar FID (comma-separated)")
+    n_train: int = Field(ge=1)
+
+    @property
+    def cross_names(self) -> tuple[str, ...]:
+        return _model_names(self.cross, "distclass.family.cross")
+
+    @model_validator(mode="after")
+    def _names(self) -> "DCFamilyConfig":
+        _model_names(f"{self.small},{self.large}", "distclass.family.small/large")
+        if len(self.cross_names) != 2:
+            raise ValueError("distclass.family.cross must name two zoo models")
+        return self
+
+
+class DCPretrainedConfig(_DCReal):
+    """Table 13: the ImageNet-pretrained EfficientNet-Lite0 fine-tuned vs the same network from scratch."""
+
+    arch: DCArchConfig
+    train: DCTrainConfig
+    models: str = Field(description="generators, each against the real class")
+    n_train: int = Field(ge=1)
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return _model_names(self.models, "distclass.pretrained.models")
+
+    @model_validator(mode="after")
+    def _names(self) -> "DCPretrainedConfig":
+        if self.arch.kind != "effnet_lite0":
+            raise ValueError("distclass.pretrained.arch must be an effnet_lite0 (the network with ImageNet weights)")
+        self.model_names  # noqa: B018
+        return self
+
+
+# --------------------------------------------------------------------------------------
+# Paper 3, issue 14: crops, frequency bands, replace vs augment, the human study
+# (profiles.<p>.distclass.crops / .frequency / .augment / .human)
+# --------------------------------------------------------------------------------------
+
+
+
+class DcCropsConfig(_Strict):
+    """Table 7 / Fig. 7: classify real vs the U-ViT stand-in after centre and random crops."""
+
+    arch: str = Field(description="classifier, a key of distclass.archs (the paper: ResNet-50)")
+    real: str = Field("real_heldout", description="the real class")
+    model: str = Field(description="the zoo model standing for U-ViT-H/2")
+    n_train: int = Field(ge=1, description="training images per class (before the random-crop copies)")
+    paper_image: int = Field(256, ge=2, description="side of the paper's images")
+    image: int = Field(ge=2, description="side of our images")
+    paper_center: str = Field(description="the paper's centre-crop sides")
+    paper_random: str = Field(description="the paper's random-crop sides")
+    center: str = Field(description="our centre-crop sides, the paper's by the same fraction, fixed before any run "
+                                    "(sides below 2 px are left out)")
+    random: str = Field(description="our random-crop sides (as `center`)")
+    per_image: int = Field(4, ge=1, le=64, description="random crops per training image (the paper: four)")
+    trials: int = Field(4, ge=1, le=64, description="random-crop trials (seeds) averaged (the paper: four)")
+
+    @property
+    def center_sizes(self) -> tuple[int, ...]:
+        return _int_csv(self.center, "distclass.crops.center")
+
+    @property
+    def random_sizes(self) -> tuple[int, ...]:
+        return _int_csv(self.random, "distclass.crops.random")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "DcCropsConfig":
+        for name in ("paper_center", "paper_random"):
+            _int_csv(getattr(self, name), f"distclass.crops.{name}")
+        if any(s > self.image for s in self.center_sizes + self.random_sizes):
+            raise ValueError(f"crop sides must not exceed the image side {self.image}")
+        if min(self.center_sizes + self.random_sizes) < 2:
+            raise ValueError("crop sides below 2 px are not run (issue 14): leave them out")
+        _real_split(self.real)
+        _model_names(self.model, "distclass.crops.model")
+        return self
+
+
+class DcFrequencyConfig(_Strict):
+    """Figs 4, 5, 8, 9, 11 and Table 16: low-, high- and band-pass filtered images."""
+
+    arch: str = Field(description="classifier, a key of distclass.archs (the paper: ResNet-50)")
+    real: str = Field("real_heldout")
+    model: str = Field(description="the zoo model standing for U-ViT-H/2 (Fig. 4)")
+    n_train: int = Field(ge=1, description="training images per class")
+    paper_image: int = Field(256, ge=2)
+    image: int = Field(ge=2, description="side of our images (filters run at this side, before any resize)")
+    paper_thresholds: str = Field(description="the paper's thresholds (bands: consecutive pairs from 0)")
+    thresholds: str = Field(description="ours, by the share of the spectrum kept, fixed before any run")
+    circle: bool = Field(True, description="Fig. 11: also run the low- and high-pass with the circular mask")
+
+    @property
+    def threshold_list(self) -> tuple[int, ...]:
+        return _int_csv(self.thresholds, "distclass.frequency.thresholds")
+
+    @property
+    def paper_threshold_list(self) -> tuple[int, ...]:
+        return _int_csv(self.paper_thresholds, "distclass.frequency.paper_thresholds")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> "DcFrequencyConfig":
+        t, p = self.threshold_list, self.paper_threshold_list
+        if len(t) != len(p):
+            raise ValueError(f"thresholds ({self.thresholds!r}) and paper_thresholds ({self.paper_thresholds!r}) "
+                             f"must pair up one to one")
+        if list(t) != sorted(set(t)) or t[0] < 1:
+            raise ValueError(f"thresholds must be strictly increasing and >= 1 (bands run 0-t1, t1-t2, ...), got {t}")
+        if t[-1] > self.image // 2:
+            raise ValueError(f"threshold {t[-1]} exceeds half the image side ({self.image // 2})")
+        _real_split(self.real)
+        _model_names(self.model, "distclass.frequency.model")
+        return self
+
+
+class DcSemiSupConfig(_Strict):
+    """Table 8: FixMatch-family training with few labels (``beyondfid.distclass.semisup``)."""
+
+    algorithms: str = Field(description="comma-separated: freematch, flexmatch, fixmatch")
+    labels_per_class: int = Field(ge=1, description="labelled real_train images per class")
+    n_steps: int = Field(ge=1, le=10_000_000)
+    batch_size: int = Field(ge=1, le=4096, description="labelled images per step (B)")
+    uratio: int = Field(ge=1, le=64, description="mu: unlabelled images per labelled one")
+    lr: float = Field(gt=0.0, le=1.0, description="AdamW peak learning rate (FixMatch's cosine schedule)")
+    weight_decay: float = Field(ge=0.0, le=1.0)
+    tau: float = Field(0.95, gt=0.0, le=1.0, description="FixMatch / FlexMatch confidence threshold")
+    ema_p: float = Field(gt=0.0, lt=1.0, description="FreeMatch: momentum of the adaptive thresholds (lambda)")
+    w_u: float = Field(1.0, ge=0.0, description="weight of the unlabelled loss")
+    w_f: float = Field(ge=0.0, description="FreeMatch: weight of the fairness loss")
+    ema_model: float = Field(ge=0.0, lt=1.0, description="EMA decay of the evaluated weights")
+    width: int = Field(ge=4, le=256, description="AnimalCNN width (the supervised classifier's network)")
+    ckpt_every: int = Field(100, ge=1)
+
+    @property
+    def algorithm_names(self) -> tuple[str, ...]:
+        names = _csv(self.algorithms)
+        bad = [a for a in names if a not in ("freematch", "flexmatch", "fixmatch")]
+        if bad:
+            raise ValueError(f"distclass.augment.semisup.algorithms: unknown {bad}")
+        return names
+
+    @model_validator(mode="after")
+    def _names(self) -> "DcSemiSupConfig":
+        self.algorithm_names  # noqa: B018
+        return self
+
+
+class DcAugmentConfig(_Strict):
+    """Fig. 6 and Table 8: real_train with generated images swapped in (replace) or added (augment)."""
+
+    synthetic: str = Field(description="class-conditional zoo model whose labelled.npz is the generated set")
+    test: str = Field("real_heldout", description="real split the classifiers are tested on")
+    alphas: str = Field(description="Fig. 6's alpha grid (comma-separated, in [0, 1], including 0)")
+    seeds: str = Field(description="seeds (mean and std over them)")
+    classifier: ClassifierConfig = Field(description="the supervised AnimalShape classifier (the zoo's network)")
+    semisup: DcSemiSupConfig
+    workers: int = Field(1, ge=1, le=64, description="runs in parallel (one process and `threads` threads each)")
+    threads: int = Field(1, ge=1, le=64)
+
+    @property
+    def alpha_list(self) -> tuple[float, ...]:
+        return _floats(self.alphas, "distclass.augment.alphas")
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in _csv(self.seeds))
+
+    @model_validator(mode="after")
+    def _grid(self) -> "DcAugmentConfig":
+        a = self.alpha_list
+        if any(not 0.0 <= x <= 1.0 for x in a) or 0.0 not in a or list(a) != sorted(set(a)):
+            raise ValueError(f"alphas must be increasing values in [0, 1] that include 0, got {self.alphas!r}")
+        if len(set(self.seed_list)) != len(self.seed_list):
+            raise ValueError(f"seeds must be distinct, got {self.seeds!r}")
+        _real_split(self.test)
+        _model_names(self.synthetic, "distclass.augment.synthetic")
+        return self
+
+
+class DcHumanConfig(_Strict):
+    """Fig. 3 / Fig. 10 / App. C.6: the study page, its analysis, the classifiers on the same pairs."""
+
+    n_pairs: int = Field(32, ge=1, le=1000, description="pairs per task (the paper: 32)")
+    n_references: int = Field(8, ge=0, le=64, description="task 2: example images of each model shown")
+    generated: str = Field(description="task 1 (which is real?): the generator against distclass.binary.real")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="which validation images form the pairs")
+    responses: str = Field("data/human_study", description="folder of the participants' response files")
+    screenshot_seed: int = Field(1, ge=0, description="Fig. 10: the participant seed of the screenshots")
+    zoom: int = Field(5, ge=1, le=12, description="Fig. 10: zoom of the screenshots")
+
+    @model_validator(mode="after")
+    def _names(self) -> "DcHumanConfig":
+        _model_names(self.generated, "distclass.human.generated")
+        return self
+
+
+class DistclassConfig(_Strict):
+    """``profiles.<p>.distclass``: the task, the classifiers and recipe, the runner, one section per experiment."""
+
+    task: DCTaskConfig
+    archs: dict[str, DCArchConfig]
+    train: DCTrainConfig
+    runner: DCRunnerConfig
+    binary: DCBinaryConfig
+    multiway: DCMultiwayConfig
+    ssl: DCProbeConfig
+    family: DCFamilyConfig
+    pretrained: DCPretrainedConfig
+    crops: DcCropsConfig
+    frequency: DcFrequencyConfig
+    augment: DcAugmentConfig
+    human: DcHumanConfig
+
+    @model_validator(mode="after")
+    def _known_archs(self) -> "DistclassConfig":
+        used = {"binary": self.binary.arch_names + (self.binary.sweep_arch,),
+                "multiway": self.multiway.arch_names, "family": self.family.arch_names,
+                "crops": (self.crops.arch,), "frequency": (self.frequency.arch,)}
+        for sec, names in used.items():
+            unknown = sorted(set(names) - set(self.archs))
+            if unknown:
+                raise ValueError(f"distclass.{sec}: architecture(s) {unknown} are not defined in distclass.archs "
+                                 f"({', '.join(self.archs)})")
+        return self
+
+
 class ProfileConfig(_Strict):
     seed: int = Field(0, ge=0)
     data: DataConfig
@@ -591,6 +1104,8 @@ class ProfileConfig(_Strict):
     fid_resampling: FidResamplingConfig
     fid_projected: FidProjectedConfig
     fid_schematic: FidSchematicConfig
+
+    distclass: DistclassConfig
 
     @model_validator(mode="after")
     def _datasets_exist(self) -> "ProfileConfig":

@@ -1,0 +1,84 @@
+"""The shared pixel path on real images, and the run cache/pool (paper 3, issue 13).
+
+Real AnimalShape images written out *the way zoo samples are stored* (``samples.npz`` of a model
+folder) and read back through ``load_pool`` must be indistinguishable from originals (~50%); the same
+images through a JPEG round trip must not be (the classifier does read file formats when it can,
+which is why every class goes through one path).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from beyondfid.config import DCArchConfig, DCRunnerConfig, DCTrainConfig, load_config
+from beyondfid.data import ImageSet, build_animals, save_imageset
+from beyondfid.distclass.pixels import codec_roundtrip, load_pool
+from beyondfid.distclass.runs import RunSpec, load_result, run_all
+from beyondfid.distclass.task import TaskSpec, make_task
+from beyondfid.distclass.train import train_task
+from beyondfid.io import save_json, save_npz
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+REPO = Path(__file__).resolve().parents[1]
+ARCH = DCArchConfig(kind="resnet", widths="8,16,32,32", depths="1,1,1,1")
+RECIPE = DCTrainConfig(epochs=6, batch_size=32, lr=3e-3, weight_decay=0.05, warmup_epochs=0.5, grad_shards=2,
+                       precise_bn_images=256, ckpt_every=50)
+
+
+@pytest.fixture(scope="module")
+def zoo_like(tmp_path_factory):
+    """A config rooted in a temp dir whose zoo holds one real split and one 'model' = real images saved as samples."""
+    root = tmp_path_factory.mktemp("dc_pixels")
+    cfg = load_config("smoke", REPO / "params.yaml", root)
+    animals, _ = build_animals()
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(animals))[:1300]
+    a, b = animals.take(idx[:650], "real_half_a"), animals.take(idx[650:], "real_half_b")
+    zoo = cfg.artifacts / "zoo"
+    save_imageset(a, zoo / "splits")
+    save_imageset(ImageSet("real_heldout", b.images, b.labels, b.class_names), zoo / "splits")
+    model = zoo / "models" / "ddpm_s"
+    save_npz(model / "samples.npz", images=b.images)  # exactly how zoo.registry.train_model writes samples
+    save_json(model / "log.json", {"model": "ddpm_s", "family": "unet_ddpm", "finished": True, "snapshots": []})
+    return cfg, a.images, b.images
+
+
+def test_samples_file_roundtrip_is_bitwise_and_indistinguishable(zoo_like, tmp_path):
+    cfg, a, b = zoo_like
+    back = load_pool(cfg, "ddpm_s")
+    assert back.dtype == np.uint8 and (back == b).all()  # the pixel path changes nothing on the zoo's format
+    t = make_task({"orig": load_pool(cfg, "real_half_a"), "as_sample": back},
+                  TaskSpec(("orig", "as_sample"), n_train=450, n_val=200))
+    r = train_task(t, ARCH, RECIPE, seed=0, ckpt_path=tmp_path / "c.pt", progress=False)
+    assert r.record.ci_low < 0.5 < r.record.ci_high and r.record.p_value > 0.01, r.record
+
+
+def test_a_format_difference_is_detected(zoo_like, tmp_path):
+    cfg, a, b = zoo_like
+    t = make_task({"orig": a, "jpeg": codec_roundtrip(b, "jpeg:75")}, TaskSpec(("orig", "jpeg"), n_train=450, n_val=200))
+    r = train_task(t, ARCH, RECIPE, seed=0, ckpt_path=tmp_path / "c.pt", progress=False)
+    assert r.record.accuracy > 0.8 and r.record.p_value < 1e-20, r.record
+
+
+def test_run_cache_and_worker_pool_agree_with_one_process(zoo_like, tmp_path):
+    cfg, _, _ = zoo_like
+    recipe = RECIPE.model_copy(update={"epochs": 1.0, "min_steps": 4})
+    specs = [RunSpec(TaskSpec(("real_half_a", "ddpm_s"), 40, 20), "resnet", ARCH, recipe, seed, "t")
+             for seed in (0, 1)]
+    one = run_all(cfg, specs, tmp_path / "one", progress=False, runner=DCRunnerConfig(workers=1, threads=1))
+    pool = run_all(cfg, specs, tmp_path / "pool", progress=False, runner=DCRunnerConfig(workers=2, threads=1))
+    for s in specs:
+        assert one[s.run_id].record == pool[s.run_id].record
+        assert one[s.run_id].history == pool[s.run_id].history
+        assert load_result(tmp_path / "pool", s).record == pool[s.run_id].record  # cached on disk
+    again = run_all(cfg, specs, tmp_path / "pool", progress=False, runner=DCRunnerConfig(workers=2, threads=1))
+    assert {k: v.record for k, v in again.items()} == {k: v.record for k, v in pool.items()}
+    # the torchrun launcher: every run with DDP over 2 gloo processes, results written by rank 0
+    ddp = run_all(cfg, specs, tmp_path / "ddp", progress=False,
+                  runner=DCRunnerConfig(launcher="torchrun", nproc_per_node=2, threads=1))
+    for s in specs:
+        assert ddp[s.run_id].world_size == 2
+        assert ddp[s.run_id].history == one[s.run_id].history and ddp[s.run_id].record == one[s.run_id].record

@@ -1,0 +1,113 @@
+"""Training on planted tasks: chance on identical distributions, ~100% on a 1-pixel watermark,
+bitwise resumption, and DDP with 2 CPU processes = 1 process with the same global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from beyondfid.config import DCArchConfig, DCTrainConfig
+from beyondfid.distclass.models import build_classifier, n_params
+from beyondfid.distclass.task import TaskSpec, make_task
+from beyondfid.distclass.train import TrainError, batch_rows, train_task
+from beyondfid.zoo.training import load_checkpoint
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+HERE = Path(__file__).resolve().parent
+
+RESNET = DCArchConfig(kind="resnet", widths="8,16,32,32", depths="1,1,1,1")
+PLAIN = DCTrainConfig(epochs=6, batch_size=32, lr=3e-3, weight_decay=0.05, warmup_epochs=0.5, grad_shards=2,
+                      precise_bn_images=128, ckpt_every=10)
+
+
+def _blobs(n: int, seed: int) -> np.ndarray:
+    """Silhouette-like images: a random bright ellipse on black, corners always black."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:28, :28]
+    cy, cx = rng.uniform(10, 18, (2, n))
+    ry, rx = rng.uniform(4, 9, (2, n))
+    m = ((yy - cy[:, None, None]) / ry[:, None, None]) ** 2 + ((xx - cx[:, None, None]) / rx[:, None, None]) ** 2 < 1
+    return (m * rng.integers(180, 256, (n, 1, 1))).astype(np.uint8)[:, None]
+
+
+def test_identical_distributions_give_chance(tmp_path):
+    pool = _blobs(800, 0)
+    t = make_task({"a": pool[:400], "b": pool[400:]}, TaskSpec(("a", "b"), n_train=250, n_val=150))
+    r = train_task(t, RESNET, PLAIN, seed=0, ckpt_path=tmp_path / "c.pt", progress=False)
+    assert r.record.n == 300 and r.record.ci_low < 0.5 < r.record.ci_high, r.record
+    assert r.record.p_value > 0.01
+
+
+def test_one_pixel_watermark_is_found(tmp_path):
+    a, b = _blobs(400, 1), _blobs(400, 2)
+    b[:, 0, 1, 1] = 255  # the watermark: one pixel in a corner that is black in every other image
+    t = make_task({"a": a, "b": b}, TaskSpec(("a", "b"), n_train=250, n_val=150))
+    r = train_task(t, RESNET, PLAIN, seed=0, ckpt_path=tmp_path / "c.pt", progress=False)
+    assert r.record.accuracy >= 0.97 and r.record.p_value < 1e-60, r.record
+    assert r.steps == 94 and r.world_size == 1 and r.n_params == n_params(build_classifier(RESNET, 2))  # 94 = ceil(6*500/32)
+
+
+def test_resumed_run_equals_uninterrupted(tmp_path):
+    a, b = _blobs(120, 3), _blobs(120, 4)
+    b[:, 0, 1, 1] = 255
+    t = make_task({"a": a, "b": b}, TaskSpec(("a", "b"), n_train=80, n_val=40))
+    recipe = PLAIN.model_copy(update={"epochs": 2, "randaug": "rand-m9-mstd0.5-inc1", "crop_pad": 2, "hflip": True,
+                                      "label_smoothing": 0.1, "ckpt_every": 3})
+    full = train_task(t, RESNET, recipe, seed=1, ckpt_path=tmp_path / "full.pt", progress=False)
+    assert train_task(t, RESNET, recipe, seed=1, ckpt_path=tmp_path / "cut.pt", progress=False,
+                      max_steps_this_call=4) is None
+    resumed = train_task(t, RESNET, recipe, seed=1, ckpt_path=tmp_path / "cut.pt", progress=False)
+    w1, w2 = (load_checkpoint(tmp_path / f)["modules"]["model"] for f in ("full.pt", "cut.pt"))
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert resumed.record == full.record and resumed.history == full.history
+
+
+@pytest.mark.parametrize("kind", ["convnext", "vit"])
+def test_other_architectures_find_the_watermark(tmp_path, kind):
+    a, b = _blobs(300, 5), _blobs(300, 6)
+    b[:, 0, 1, 1] = 255
+    t = make_task({"a": a, "b": b}, TaskSpec(("a", "b"), n_train=200, n_val=100))
+    arch = DCArchConfig(kind=kind, widths="8,16,32,32", depths="1,1,1,1", embed_dim=32, depth=2, heads=2)
+    r = train_task(t, arch, PLAIN.model_copy(update={"epochs": 8}), seed=0, ckpt_path=tmp_path / "c.pt",
+                   progress=False)
+    assert r.record.accuracy >= 0.9, r.record
+
+
+def test_batches_are_epochs_without_replacement():
+    rows = np.concatenate([batch_rows(s, 7, 20, seed=0) for s in range(20)])  # 140 rows = 7 epochs of 20
+    for e in range(7):
+        assert sorted(rows[20 * e : 20 * (e + 1)]) == list(range(20))
+    assert not (batch_rows(0, 7, 20, 0) == batch_rows(0, 7, 20, 1)).all()
+
+
+def test_shards_must_divide_among_processes(tmp_path):
+    from beyondfid.distclass.parallel import Dist
+
+    t = make_task({"a": _blobs(30, 0), "b": _blobs(30, 1)}, TaskSpec(("a", "b"), 10, 5))
+    with pytest.raises(TrainError, match="grad_shards=2 must be divisible"):
+        train_task(t, RESNET, PLAIN, seed=0, ckpt_path=tmp_path / "c.pt", progress=False, dist=Dist(0, 3))
+
+
+@pytest.mark.parametrize("kind", ["resnet", "vit"])
+def test_ddp_two_cpu_processes_equal_one_process_bitwise(tmp_path, kind):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
+    worker = str(HERE / "_dc_ddp_worker.py")
+    one = subprocess.run([sys.executable, worker, str(tmp_path / "one.json"), str(tmp_path / "one.pt"), kind],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          worker, str(tmp_path / "two.json"), str(tmp_path / "two.pt"), kind],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    r1, r2 = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json"))
+    assert r1["world"] == 1 and r2["world"] == 2
+    assert r1["history"] == r2["history"]          # every logged loss, bit for bit
+    assert r1["weights"] == r2["weights"]          # final weights, bit for bit
+    assert r1["confusion"] == r2["confusion"]
