@@ -510,9 +510,11 @@ def config_from_dict(raw: dict, profile: str | None = None, root: str | Path = "
     """Validate an already-parsed params mapping (see :func:`load_config`)."""
     if not isinstance(raw, dict):
         raise ConfigError("params.yaml must be a mapping with keys 'profile' and 'profiles'")
-    unknown_top = sorted(set(raw) - {"profile", "profiles"})
+    # ``report`` (the cross-paper report's registry and claim rules) is profile-independent and is
+    # validated by the report stage itself (beyondfid.crosspaper.spec): the core imports no subpackage.
+    unknown_top = sorted(set(raw) - {"profile", "profiles", "report"})
     if unknown_top:
-        raise ConfigError(f"params.yaml: unknown top-level key(s) {unknown_top}; allowed: profile, profiles")
+        raise ConfigError(f"params.yaml: unknown top-level key(s) {unknown_top}; allowed: profile, profiles, report")
     profile = profile if profile is not None else raw.get("profile")
     if profile not in PROFILES:
         raise ConfigError(f"profile: {profile!r} is not one of {', '.join(PROFILES)}")
