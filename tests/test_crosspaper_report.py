@@ -87,7 +87,14 @@ def planted(tmp_path):
 
 def test_planted_site_in_a_browser(planted, browser, tmp_path):
     spec, results = planted
-    summary = build_site(spec, results, "smoke", {"alpha": {"n": 10}}, tmp_path / "no_datasets", progress=False)
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "animals.json").write_text(json.dumps({"name": "animals", "count": 123, "image_shape_chw": [1, 28, 28],
+                                                       "description": "planted silhouettes", "license": "MIT"}))
+    (datasets / "index.json").write_text(json.dumps({"files": ["a.png"]}))  # not a dataset manifest
+    raw = {"alpha": {"n_rows": 10}, "features": {"extractor": "effnet_lite0", "resolution": 64},
+           "zoo": {"real": "animals", "heldout_fraction": 0.2, "models": {"gan": {"family": "dcgan", "n_samples": 40}}}}
+    summary = build_site(spec, results, "smoke", raw, datasets, progress=False)
     assert summary["counts"] == {"holds": 1, "partial": 1, "does not hold": 1, "not run": 1}
     index = results / "report" / "index.html"
     found = check_site(browser, index)
@@ -97,9 +104,12 @@ def test_planted_site_in_a_browser(planted, browser, tmp_path):
     assert found["pages"] == 2 and found["page_images"] == 2  # the two executed notebooks, each with its PNG output
     html = index.read_text()
     for expected in ["fig_extra.png", "not mapped to a paper item", "Unregistered stages", "fig_g.png",
-                     "missing_*.png", "not run at profile smoke", "beta.json", "qualitative"]:
+                     "missing_*.png", "not run at profile smoke", "beta.json", "qualitative",
+                     "effnet_lite0 @ 64 px", "<td>animals</td><td>123</td><td>1×28×28</td>", "n_rows: 10",
+                     "<td>gan</td><td>dcgan</td><td>40</td>", "animals, 20% held out"]:
         assert expected in html, expected
     assert "<th>ours</th>" in html and "0.95" in html  # the table's own columns, rendered from its Markdown
+    assert "<td>index</td>" not in html
     md = (results / "report" / "claims.md").read_text()
     assert len([ln for ln in md.splitlines() if ln.startswith("| ")]) == 1 + 4 and "**partial**" in md  # header + rows
     data = json.loads((results / "report" / "claims.json").read_text())

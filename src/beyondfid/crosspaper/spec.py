@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 AGGREGATES = ("min", "max", "mean", "median", "count", "all", "any")
 COMPARISONS = ("ge", "gt", "le", "lt", "eq", "ne", "between")
-_SEGMENT = re.compile(r"^[^.\s]+$")
+_SEGMENT = re.compile(r"^[^.\s](?:[^.]*[^.\s])?$")  # no dots; inner spaces allowed (JSON keys like "GAN snapshot")
 
 
 class SpecError(ValueError):
@@ -65,7 +65,8 @@ class Value(_Strict):
     def _path(cls, v: str) -> str:
         parts = v.split(".")
         if len(parts) < 2 or not all(_SEGMENT.match(p) for p in parts):
-            raise ValueError(f"metric {v!r} must be <stage>.<key>[.<key>...] without spaces or empty segments")
+            raise ValueError(f"metric {v!r} must be <stage>.<key>[.<key>...] (no empty segments, none starting or "
+                             f"ending with a space)")
         if has_wildcard(parts[0]):
             raise ValueError(f"metric {v!r}: the stage (first segment) must be named exactly")
         for p in parts:
