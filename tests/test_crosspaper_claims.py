@@ -91,7 +91,8 @@ def test_metric_thresholds_abs_times_plus():
     c = claim({"all": [{"metric": "r.fid", "le": -0.05},
                        {"metric": "r.clip", "abs": True, "le": {"metric": "r.fid", "abs": True, "times": 0.25}}]})
     assert evaluate(c, {"r": {"fid": -0.12, "clip": -0.014}}).verdict == HOLDS
-    assert evaluate(c, {"r": {"fid": -0.12, "clip": 0.05}}).verdict == FAILS      # 0.05 > 0.03
+    r = evaluate(c, {"r": {"fid": -0.12, "clip": 0.05}})
+    assert r.verdict == FAILS and r.trace[1] == "|r.clip| = 0.05 ≤ 0.25·|r.fid| = 0.03: no", r.trace
     assert evaluate(c, {"r": {"fid": -0.04, "clip": 0.0}}).verdict == FAILS
     c2 = claim({"metric": "f.cross", "ge": {"metric": "f.same", "plus": 0.1}})
     assert evaluate(c2, {"f": {"cross": 0.95, "same": 0.85}}).verdict == HOLDS

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .spec import AllOf, AnyOf, Claim, Ref, Shown, Term, Value, has_wildcard
+from .spec import AllOf, AnyOf, Claim, Ref, Shown, Term, Value
 
 HOLDS, PARTIAL, FAILS, NOT_RUN = "holds", "partial", "does not hold", "not run"
 VERDICTS = (HOLDS, PARTIAL, FAILS, NOT_RUN)
@@ -186,9 +186,9 @@ def _compare(op: str, x: Any, t: Any) -> bool:
 def evaluate_term(metrics: Mapping[str, Any], term: Term) -> tuple[bool, str]:
     """(truth, trace line); raises :class:`MissingMetric` / TypeError on missing or mistyped input."""
     xs = values(metrics, term)
-    t = term.threshold
-    if isinstance(t, Ref):
-        t = values(metrics, t)[0]
+    t = ref = term.threshold
+    if isinstance(ref, Ref):
+        t = values(metrics, ref)[0]
     if term.op not in ("eq", "ne"):
         xs = [_number(term.metric, x) for x in xs]
     oks = [_compare(term.op, x, t) for x in xs]
@@ -197,6 +197,8 @@ def evaluate_term(metrics: Mapping[str, Any], term: Term) -> tuple[bool, str]:
     if len(xs) > 1:
         shown = f"[{shown}]"
     rhs = f"[{t[0]:g}, {t[1]:g}]" if term.op == "between" else (f"{t:.4g}" if isinstance(t, float) else str(t))
+    if isinstance(ref, Ref):
+        rhs = f"{describe_value(ref)} = {rhs}"
     op = "in" if term.op == "between" else _SYMBOL[term.op]
     return ok, f"{describe_value(term)} = {shown} {op} {rhs}: {'yes' if ok else 'no'}"
 

@@ -172,12 +172,10 @@ def build_views(spec: ReportSpec, results: Path, profile_raw: Mapping[str, Any],
 
     papers, seen = [], set()
     for paper in spec.papers:
-        items, claimed_by_stage = [], {}
+        items = []
         for it in paper.items:
-            files = _files(results / it.stage)
             ran = (results / it.stage).is_dir()
-            hit, unmatched = _match(files, it.outputs)
-            claimed_by_stage.setdefault(it.stage, set()).update(hit)
+            hit, unmatched = _match(_files(results / it.stage), it.outputs)
             items.append(ItemView(it, ran, outputs_of(it.stage, hit, results) if ran else [],
                                   unmatched if ran else []))
         stages = []
