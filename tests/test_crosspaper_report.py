@@ -206,3 +206,15 @@ def test_readme_links_the_report_and_embeds_its_claims(repo):
     assert embed_claims(readme, (MINI / "claims.md").read_text(), "mini") == readme, (
         "README's claims table differs from results/mini/report/claims.md; run "
         "`python -m beyondfid.crosspaper.report --profile mini --update-readme README.md`")
+
+
+@pytest.mark.skipif(not (MINI / "index.html").is_file(), reason="no committed mini report")
+def test_every_committed_mini_output_is_mapped_to_a_paper_item(repo):
+    """Outputs no item names are still shown ("other outputs"), but the registry should name them all."""
+    from beyondfid.crosspaper.site import build_views
+
+    spec = load_spec(repo / "params.yaml")
+    papers, unregistered = build_views(spec, repo / "results" / "mini", {}, [], {})
+    leftovers = {s.name: [o.name for o in s.leftovers] for p in papers for s in p.stages if s.leftovers}
+    assert not leftovers, f"add these outputs to an item of report.papers: {leftovers}"
+    assert not unregistered, [s.name for s in unregistered]
