@@ -97,6 +97,26 @@ def test_smoke_pipeline_runs_and_writes_outputs(workspace):
         assert (ws / "artifacts/smoke/zoo/eval" / f"{model}.npz").is_file(), model
 
 
+def test_smoke_report_opens_in_a_browser(workspace, browser):
+    """The report stage ran last and its page works: images load, links resolve, one row per claim."""
+    from beyondfid.crosspaper.spec import load_spec
+    from site_checks import check_site
+
+    ws, _ = workspace
+    report = ws / "results" / "smoke" / "report"
+    shots = os.environ.get("BEYONDFID_SCREENSHOTS")  # set it to keep the screenshots for looking at them
+    shot = Path(shots) / "report_smoke.png" if shots else ws / "report_smoke.png"
+    found = check_site(browser, report / "index.html", screenshot=shot)
+    n_claims = len(load_spec(ws / "params.yaml").claims)
+    assert found["claim_rows"] == n_claims and len(found["verdicts"]) == n_claims
+    # every executed notebook of the smoke run is rendered and linked
+    notebooks = sorted(p.stem for p in (ws / "notebooks").glob("*.py"))
+    assert sorted(p.stem for p in (report / "notebooks").glob("*.html")) == notebooks
+    assert found["pages"] == len(notebooks) and found["images"] > 0
+    assert (report / "claims.md").read_text().count("**") >= 2 * n_claims
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_second_repro_does_nothing(workspace):
     ws, _ = workspace
     out = _run(["dvc", "repro"], ws)
@@ -121,7 +141,7 @@ def test_the_repro_plan_lists_what_will_run(workspace):
         nb.write_text(text)
 
 
-def test_editing_plot_code_reruns_only_that_notebook(workspace):
+def test_editing_plot_code_reruns_only_that_notebook_and_the_report(workspace):
     ws, _ = workspace
     nb = ws / "notebooks" / "overview.py"
     text = nb.read_text()
@@ -129,7 +149,7 @@ def test_editing_plot_code_reruns_only_that_notebook(workspace):
     nb.write_text(text.replace('color="tab:blue"', 'color="tab:orange"'))
     out = _run(["dvc", "repro"], ws)
     ran = set(re.findall(r"Running stage '([^']+)'", out))
-    assert ran == {"overview"}, out
+    assert ran == {"overview", "report"}, out  # the report shows overview's outputs, so it follows
 
 
 def test_paper2_stages_write_their_tables_and_figures(workspace):

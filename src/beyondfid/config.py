@@ -1314,9 +1314,12 @@ def config_from_dict(raw: dict, profile: str | None = None, root: str | Path = "
     """Validate an already-parsed params mapping (see :func:`load_config`)."""
     if not isinstance(raw, dict):
         raise ConfigError("params.yaml must be a mapping with keys 'profile' and 'profiles'")
-    unknown_top = sorted(set(raw) - {"profile", "data_root", "profiles"})
+    # ``report`` (the cross-paper report's registry and claim rules) is profile-independent and is
+    # validated by the report stage itself (beyondfid.crosspaper.spec): the core imports no subpackage.
+    unknown_top = sorted(set(raw) - {"profile", "data_root", "profiles", "report"})
     if unknown_top:
-        raise ConfigError(f"params.yaml: unknown top-level key(s) {unknown_top}; allowed: profile, data_root, profiles")
+        raise ConfigError(f"params.yaml: unknown top-level key(s) {unknown_top}; "
+                          "allowed: profile, data_root, profiles, report")
     active = raw.get("profile")
     profile = profile if profile is not None else active
     if profile not in PROFILES:
