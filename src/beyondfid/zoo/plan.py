@@ -208,9 +208,15 @@ def main(argv: list[str] | None = None) -> int:
         order, graph = pipeline_order(root)
         todo = stages_to_run(order, graph, changed_stages(root))
     except Exception as err:  # a broken DVC state must not block the run itself
-        print(f"plan: could not read the pipeline's status ({type(err).__name__}: {err})", file=sys.stderr)
-        todo = []
+        print(f"plan: could not read the pipeline's status ({type(err).__name__}: {err}); "
+              "no plan (fix dvc.yaml, or run `dvc status` to see the problem)", file=sys.stderr)
+        if not args.run:
+            return 1
+        todo = None
     path = times_path(root, cfg.profile)
+    if todo is None:  # --run: let dvc itself report the broken pipeline
+        code, _ = run_repro(args.dvc_args, root)
+        return code
     est = {} if args.no_estimate else zoo_estimates(cfg, todo, args.steps)
     print(format_plan(make_plan(todo, load_times(path), ref, est), cfg.profile, ref), flush=True)
     if not args.run:
