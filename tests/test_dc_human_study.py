@@ -156,6 +156,25 @@ def test_screenshots_of_every_task(browser, small_study, tmp_path):
         assert im.shape[0] > 300 and im.shape[1] > 600 and im.std() > 10  # a rendered page, not blank
 
 
+def test_screenshots_inside_a_running_event_loop(browser, small_study, tmp_path):
+    """papermill runs dc_human in a Jupyter kernel, whose asyncio loop is running: Playwright's sync
+    API refuses to start there, so screenshot_tasks must launch its own browser off that loop.
+    (``browser`` only brings the skip / must-not-skip rule; the kernel is imitated in a thread of its
+    own, because the session's Playwright already owns this thread's loop.)"""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    study_dir, _ = small_study
+
+    async def in_a_kernel():
+        asyncio.get_running_loop()  # a loop is running here, as in a Jupyter kernel
+        return screenshot_tasks(study_dir / "index.html", tmp_path / "shots", [8] * 3)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        shots = pool.submit(asyncio.run, in_a_kernel()).result()
+    assert len(shots) == 3 and all(p.stat().st_size > 1000 for p in shots)
+
+
 def test_load_responses_reads_every_file_and_rejects_bad_ones(study, tmp_path):
     study_dir, key = study
     folder = tmp_path / "human_study"

@@ -398,12 +398,20 @@ def screenshot_tasks(html: str | Path, out_dir: str | Path, pairs_per_task: Sequ
                               "`sudo apt-get install chromium` or set BEYONDFID_CHROMIUM=/path/to/chromium")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=list(CHROMIUM_ARGS))
-        try:
-            run(b)
-        finally:
-            b.close()
+    def launch_and_run() -> None:
+        with sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path=exe, args=list(CHROMIUM_ARGS))
+            try:
+                run(b)
+            finally:
+                b.close()
+
+    # Playwright's sync API refuses to start inside a running asyncio loop (a Jupyter kernel, so
+    # every papermill-run notebook); a worker thread has no loop of its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(launch_and_run).result()
     return shots
 
 
