@@ -49,6 +49,7 @@ import seaborn as sns
 from beyondfid.config import load_config
 from beyondfid.distclass.augment import (fig6_table, load_sets, run_mixing, run_semisup, summarise_mixing,
                                          table8)
+from beyondfid.distclass.tables import augment_claims
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
 cfg = load_config(profile, params_path, root)
@@ -136,6 +137,6 @@ metrics = {"fig6": {f"{r['mode']}_{r['alpha']:g}": {"mean": r["mean"], "std": r[
            "table8": {f"{a}_{v}": {"mean": float(g["error"].mean()), "std": float(g["error"].std(ddof=1))}
                       for (a, v), g in semi.groupby(["algorithm", "variant"])},
            "train_seconds_total": float(runs["train_seconds"].sum() + semi["train_seconds"].sum()),
-           "runs": int(len(runs) + len(semi))}
+           "runs": int(len(runs) + len(semi)), **augment_claims(summary)}
 save_metrics(cfg.results / "metrics" / "dc_augment.json", metrics)
 metrics

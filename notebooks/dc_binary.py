@@ -44,7 +44,8 @@ import seaborn as sns
 
 from beyondfid.config import load_config
 from beyondfid.distclass.experiments import stage_results
-from beyondfid.distclass.tables import (PAPER_FIG2_NOTE, PAPER_ROW_T2, records, sweep, table1, table2)
+from beyondfid.distclass.tables import (PAPER_FIG2_NOTE, PAPER_ROW_T2, binary_claims, records, sweep, table1,
+                                        table2)
 from beyondfid.report import save_figure, save_metrics, save_table
 from beyondfid.distclass.tables import model_fids
 
@@ -145,6 +146,7 @@ metrics = {
     "table2_min_acc": float(t2["acc_%"].min()),
     "fig2_mean_acc": {int(r["n_train"]): r["acc_mean_%"] for _, r in sw.iterrows()},
     "train_seconds": float(pd.DataFrame(records(specs, results))["train_seconds"].sum()),
+    **binary_claims(t1, t2, sw),  # the summary the report's claim rules read
 }
 save_metrics(cfg.results / "metrics" / "dc_binary.json", metrics)
 metrics

@@ -37,7 +37,7 @@ import seaborn as sns
 
 from beyondfid.config import FAMILY_OF, load_config
 from beyondfid.distclass.experiments import stage_results
-from beyondfid.distclass.tables import fid_pairs, model_fids, paper_pairs, table6
+from beyondfid.distclass.tables import family_claims, fid_pairs, model_fids, paper_pairs, table6
 from beyondfid.report import save_figure, save_metrics, save_table
 
 cfg = load_config(profile, params_path, root)
@@ -84,6 +84,7 @@ metrics = {"profile": cfg.profile,
            "same_family_acc": dict(zip(same["arch"], same["acc_%"])),
            "cross_family_acc": dict(zip(cross["arch"], cross["acc_%"])),
            "same_minus_cross_mean": float(same["acc_%"].mean() - cross["acc_%"].mean()),
-           "pairs_within_20pct_effnet": pairs.loc[pairs["within_20%_effnet"], "pair"].tolist()}
+           "pairs_within_20pct_effnet": pairs.loc[pairs["within_20%_effnet"], "pair"].tolist(),
+           **family_claims(t6)}
 save_metrics(cfg.results / "metrics" / "dc_family.json", metrics)
 metrics

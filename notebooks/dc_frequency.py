@@ -50,6 +50,7 @@ from beyondfid.distclass.filters import band_pass, high_pass, low_pass, spectrum
 from beyondfid.distclass.pixels import load_pool
 from beyondfid.distclass.runs import RunSpec
 from beyondfid.distclass.task import task_spec
+from beyondfid.distclass.tables import frequency_claims
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
 cfg = load_config(profile, params_path, root)
@@ -224,6 +225,6 @@ metrics = {"unfiltered": {k: v.accuracy for k, v in base.items()},
            "table16": {r["setting"].label: r["record"].accuracy for r in family_rows[1:]},
            "thresholds": {str(k): v for k, v in mapping.items()},
            "train_seconds_total": float(sum(r["seconds"] for r in uvit_rows + family_rows)),
-           "runs": len(uvit_rows) + len(family_rows)}
+           "runs": len(uvit_rows) + len(family_rows), **frequency_claims(uvit_rows[1:])}
 save_metrics(cfg.results / "metrics" / "dc_frequency.json", metrics)
 metrics

@@ -40,7 +40,7 @@ import seaborn as sns
 
 from beyondfid.config import load_config
 from beyondfid.distclass.probes import PAPER_NAME, run_probes
-from beyondfid.distclass.tables import probe_table
+from beyondfid.distclass.tables import probe_claims, probe_table
 from beyondfid.report import save_figure, save_metrics, save_table
 
 cfg = load_config(profile, params_path, root)
@@ -88,6 +88,6 @@ metrics = {"profile": cfg.profile,
            "table15_acc": {f"{r['encoder']}|{int(r['n_train'])}": r["acc_%"] for _, r in t15.iterrows()},
            "mae_minus_contrastive_mean": float(mae_minus.mean()) if len(mae_minus) else None,
            "mae_above_contrastive": int((mae_minus > 0).sum()), "models": int(len(mae_minus)),
-           "all_converged": bool(all(r["converged"] for r in rows))}
+           "all_converged": bool(all(r["converged"] for r in rows)), **probe_claims(t4)}
 save_metrics(cfg.results / "metrics" / "dc_ssl.json", metrics)
 metrics

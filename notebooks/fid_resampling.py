@@ -53,7 +53,7 @@ from beyondfid.fidclasses.attack import (Scorer, class_shift_table, draw_scores,
 from beyondfid.fidclasses.matching import match_summary, top1_match
 from beyondfid.fidclasses.resampling import effective_sample_size, optimize_weights, sample_with_weights
 from beyondfid.fidclasses.sets import World
-from beyondfid.fidclasses.tables import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, before_after_table
+from beyondfid.fidclasses.tables import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, before_after_table, top_n_claims
 from beyondfid.report import image_grid, save_figure, save_metrics, save_table
 
 t_start = time.perf_counter()
@@ -282,6 +282,7 @@ metrics.update({
     "class_shift": shift.to_dict("records"),
     "control_permuted_FID": float(ctrl["FID"].mean()), f"control_permuted_FD_{prim}": float(ctrl[f"FD_{prim}"].mean()),
     "fig6": fig6.to_dict("records"),
+    "top_n": top_n_claims(fig6, b_fid, b_fd, prim),
     "seconds": time.perf_counter() - t_start,
 })
 save_metrics(cfg.results / "metrics" / "fid_resampling.json", metrics)

@@ -342,3 +342,67 @@ def model_fids(cfg, ref: str = "real_heldout") -> pd.DataFrame:
                 row[col] = fid_from_features(r[key], e[key]) if key in r and key in e else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Claim summaries: the few numbers the report's claim rules (params.yaml `report.claims`) read.
+# Accuracies as fractions (0..1); the rules and their thresholds were written before any run.
+# --------------------------------------------------------------------------------------
+
+def binary_claims(t1: pd.DataFrame, t2: pd.DataFrame, sw: pd.DataFrame) -> dict[str, Any]:
+    """Tables 1-2 and Fig. 2 for the claims: every same-distribution and real-vs-generated cell, and
+    the trend of the mean accuracy with the training size (Spearman rho, and the gain from the
+    smallest to the largest size)."""
+    from scipy.stats import spearmanr
+
+    sw = sw.sort_values("n_train")
+    rho = float(spearmanr(sw["n_train"], sw["acc_mean_%"]).statistic) if len(sw) > 1 else float("nan")
+    return {
+        "same_distribution": {f"{r['classes']}|{r['arch']}": {"accuracy": r["acc_%"] / 100} for _, r in t1.iterrows()},
+        "real_vs_generated": {f"{r['model']}|{r['arch']}": {"accuracy": r["acc_%"] / 100} for _, r in t2.iterrows()},
+        "sample_count": {"spearman": rho,
+                         "gain": float(sw["acc_mean_%"].iloc[-1] - sw["acc_mean_%"].iloc[0]) / 100 if len(sw) else float("nan")},
+    }
+
+
+def family_claims(t6: pd.DataFrame) -> dict[str, Any]:
+    """Table 6 for the claims: mean accuracy (over architectures) of the same-family and the cross-family pair."""
+    same, cross = t6[t6["kind"] == "same family"], t6[t6["kind"] != "same family"]
+    return {"same_family": {"mean_accuracy": float(same["acc_%"].mean()) / 100},
+            "cross_family": {"mean_accuracy": float(cross["acc_%"].mean()) / 100}}
+
+
+def probe_claims(t4: pd.DataFrame) -> dict[str, Any]:
+    """Table 4 for the claims: the lowest binary probe and each encoder's mean (keys ``<encoder>_mean_accuracy``)."""
+    out: dict[str, Any] = {"min_accuracy": float(t4["acc_%"].min()) / 100}
+    for enc, g in t4.groupby("encoder"):
+        out[f"{enc}_mean_accuracy"] = float(g["acc_%"].mean()) / 100
+    return out
+
+
+def frequency_claims(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Fig. 4 for the claims (square masks, as in Fig. 4): the low-pass at the smallest threshold, and the
+    worst of every other setting except the band from 0 to that threshold (the paper finds both near chance)."""
+    sq = [r for r in rows if r["setting"].shape == "square"]
+    lows = [r for r in sq if r["setting"].kind == "low"]
+    if not lows:
+        return {}
+    t0 = min(r["setting"].high for r in lows)
+    lowest = next(r for r in lows if r["setting"].high == t0)
+    near_chance = [lowest] + [r for r in sq if r["setting"].kind == "band" and r["setting"].low == 0
+                              and r["setting"].high == t0]
+    others = [r for r in sq if not any(r is x for x in near_chance)]
+    return {"lowest_band_accuracy": float(lowest["record"].accuracy),
+            "other_bands_min_accuracy": float(min(r["record"].accuracy for r in others)) if others else float("nan"),
+            "lowest_threshold": int(t0)}
+
+
+def augment_claims(summary: pd.DataFrame) -> dict[str, Any]:
+    """Fig. 6 for the claims: accuracy change when all of real_train is replaced (largest alpha) against
+    alpha = 0, and the mean change over alpha > 0 when generated images are added instead."""
+    base = float(summary.loc[summary["alpha"] == 0, "mean"].mean())
+    rep = summary[(summary["mode"] == "replace") & (summary["alpha"] > 0)]
+    aug = summary[(summary["mode"] == "augment") & (summary["alpha"] > 0)]
+    full = rep[rep["alpha"] == rep["alpha"].max()]["mean"]
+    return {"replace_change_at_full": float(full.iloc[0] - base) if len(full) else float("nan"),
+            "augment_mean_change": float(aug["mean"].mean() - base) if len(aug) else float("nan")}

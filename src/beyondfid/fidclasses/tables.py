@@ -123,3 +123,17 @@ def fig7_table(comp: "pd.DataFrame", projected: str, chosen: str, primary: str) 
     ])
     ratio_row = pd.DataFrame([{"model": f"ratio {projected} / {chosen}", "n": comp["n"].iloc[0], **ratio}])
     return pd.concat([comp, ratio_row, paper_rows], ignore_index=True)
+
+
+def top_n_claims(fig6: "pd.DataFrame", base_fid: float, base_fd: float, space: str) -> dict[str, float]:
+    """Fig. 6 for the report's claim rule: relative change against the unoptimised draws of FID (top-N and
+    middle-N) and of ``FD_<space>`` (top-N), each at the largest N that ran."""
+    out: dict[str, float] = {}
+    for mode, prefix in (("top", ""), ("middle", "middle_")):
+        d = fig6[fig6["mode"] == mode]
+        if len(d):
+            r = d.loc[d["N"].idxmax()]
+            out[f"{prefix}fid_change_largest_n"] = float(r["FID"] / base_fid - 1)
+            if mode == "top":
+                out[f"fd_{space}_change_largest_n"] = float(r[f"FD_{space}"] / base_fd - 1)
+    return out
