@@ -12,10 +12,12 @@ j)`` and its dropout/drop-path masks come from torch's generator seeded with the
 shard's BatchNorm statistics are its own (as each GPU's are in the paper's DDP training). With
 ``W`` processes (``W`` divides ``grad_shards``), rank ``r`` computes shards ``r*S/W ...`` and
 ``DistributedDataParallel`` averages the gradients; the loss of a shard is scaled by ``W/S`` so
-that, in every case, the gradient is ``(1/S) sum_j grad CE_j``. For ``W = 2`` the two sums are
-the same floating-point additions (``a + b`` vs ``b + a``; halving is exact), so 1 and 2 processes
-give bitwise the same weights (tested); with more processes the order of a 3+-term sum changes
-and results agree to rounding.
+that, in every case, the gradient is ``(1/S) sum_j grad CE_j``. With ``S = 2`` shards (the smoke
+and mini profiles) the 1- and 2-process sums are the same floating-point addition (``a + b`` vs
+``b + a``; halving is exact), so 1 and 2 processes give bitwise the same weights, BatchNorm
+buffers included (tested). With more shards or processes a sum of 3+ terms is associated
+differently (one process accumulates ``((a + b) + c) + d``, two give ``(a + b) + (c + d)``), so
+the runs agree only to floating-point rounding, which training can amplify.
 
 **BatchNorm running statistics** (buffers, so part of the checkpoint) follow the same rule
 (:class:`ShardBNStats`): every step updates them once, ``r <- (1 - m) r + m (1/S) sum_j b_j``,
