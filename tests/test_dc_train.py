@@ -16,7 +16,8 @@ import torch
 from beyondfid.config import DCArchConfig, DCTrainConfig
 from beyondfid.distclass.models import build_classifier, n_params
 from beyondfid.distclass.task import TaskSpec, make_task
-from beyondfid.distclass.train import TrainError, batch_rows, train_task
+from beyondfid.distclass.parallel import Dist
+from beyondfid.distclass.train import ShardBNStats, TrainError, batch_rows, train_task
 from beyondfid.zoo.training import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -88,8 +89,6 @@ def test_batches_are_epochs_without_replacement():
 
 
 def test_shards_must_divide_among_processes(tmp_path):
-    from beyondfid.distclass.parallel import Dist
-
     t = make_task({"a": _blobs(30, 0), "b": _blobs(30, 1)}, TaskSpec(("a", "b"), 10, 5))
     with pytest.raises(TrainError, match="grad_shards=2 must be divisible"):
         train_task(t, RESNET, PLAIN, seed=0, ckpt_path=tmp_path / "c.pt", progress=False, dist=Dist(0, 3))
@@ -111,3 +110,26 @@ def test_ddp_two_cpu_processes_equal_one_process_bitwise(tmp_path, kind):
     assert r1["history"] == r2["history"]          # every logged loss, bit for bit
     assert r1["weights"] == r2["weights"]          # final weights, bit for bit
     assert r1["confusion"] == r2["confusion"]
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_bn_running_stats_take_one_update_per_step_from_the_shard_average(momentum):
+    """r <- (1 - m) r + m * mean_j b_j once per step (m = 1/t for momentum=None), whatever the shard count."""
+    torch.manual_seed(0)
+    bn = torch.nn.BatchNorm2d(3, momentum=momentum)
+    bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.num_batches_tracked.fill_(4)
+    r_mean, r_var = bn.running_mean.clone(), bn.running_var.clone()
+    shards = [torch.randn(5, 3, 4, 4) * (j + 1) + j for j in range(3)]
+    stats = ShardBNStats(torch.nn.Sequential(bn))
+    bn.train()
+    stats.begin()
+    for x in shards:
+        bn(x)
+        stats.add()
+    stats.end(len(shards), Dist())
+    m = 0.1 if momentum is not None else 1 / 5
+    b_mean = torch.stack([x.mean((0, 2, 3)) for x in shards]).mean(0)
+    b_var = torch.stack([x.var((0, 2, 3), unbiased=True) for x in shards]).mean(0)
+    assert int(bn.num_batches_tracked) == 5 and bn.momentum == momentum
+    torch.testing.assert_close(bn.running_mean, (1 - m) * r_mean + m * b_mean)
+    torch.testing.assert_close(bn.running_var, (1 - m) * r_var + m * b_var)

@@ -12,10 +12,20 @@ j)`` and its dropout/drop-path masks come from torch's generator seeded with the
 shard's BatchNorm statistics are its own (as each GPU's are in the paper's DDP training). With
 ``W`` processes (``W`` divides ``grad_shards``), rank ``r`` computes shards ``r*S/W ...`` and
 ``DistributedDataParallel`` averages the gradients; the loss of a shard is scaled by ``W/S`` so
-that, in every case, the gradient is ``(1/S) sum_j grad CE_j``. For ``W = 2`` the two sums are
-the same floating-point additions (``a + b`` vs ``b + a``; halving is exact), so 1 and 2 processes
-give bitwise the same weights (tested); with more processes the order of a 3+-term sum changes
-and results agree to rounding.
+that, in every case, the gradient is ``(1/S) sum_j grad CE_j``. With ``S = 2`` shards (the smoke
+and mini profiles) the 1- and 2-process sums are the same floating-point addition (``a + b`` vs
+``b + a``; halving is exact), so 1 and 2 processes give bitwise the same weights, BatchNorm
+buffers included (tested). With more shards or processes a sum of 3+ terms is associated
+differently (one process accumulates ``((a + b) + c) + d``, two give ``(a + b) + (c + d)``), so
+the runs agree only to floating-point rounding, which training can amplify.
+
+**BatchNorm running statistics** (buffers, so part of the checkpoint) follow the same rule
+(:class:`ShardBNStats`): every step updates them once, ``r <- (1 - m) r + m (1/S) sum_j b_j``,
+with ``b_j`` the batch mean / unbiased variance of shard ``j`` as BatchNorm computed it, summed
+per process and then over processes like the gradients. Left to themselves, each process's
+BatchNorm would instead apply the running-average update once per shard *it* computed (one
+process: ``S`` updates per step; rank ``r`` of ``W``: ``S/W`` updates with its shards only), so
+the buffers -- and a model evaluated on them -- would depend on ``W``.
 
 **After training** BatchNorm running statistics are recomputed ("precise BN") on a fixed subset
 of the training images in shard-sized micro-batches, identically on every rank, so evaluation
@@ -101,6 +111,53 @@ def batch_rows(step: int, batch: int, n: int, seed: int) -> np.ndarray:
         a, b = max(lo, e * n) - e * n, min(hi, (e + 1) * n) - e * n
         out.append(perm[a:b])
     return np.concatenate(out)
+
+
+class ShardBNStats:
+    """BatchNorm running statistics that do not depend on how the shards are spread over processes.
+
+    Per step: :meth:`begin` keeps every BatchNorm's buffers and sets its momentum to 1, so after a
+    shard's forward pass its running mean/var *are* that shard's batch statistics ``b_j``;
+    :meth:`add` sums them (in shard order); :meth:`end` sums over processes and sets
+    ``r <- (1 - m) r + m * sum_j b_j / S`` (``m`` = the layer's momentum, or ``1/t`` for a
+    cumulative average, ``momentum=None``) and counts one tracked batch per step.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                    and m.track_running_stats]
+        self._kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float | None]] = []
+        self._sum: torch.Tensor | None = None
+
+    def _stats(self) -> torch.Tensor:
+        return torch.cat([t.reshape(-1) for bn in self.bns for t in (bn.running_mean, bn.running_var)])
+
+    def begin(self) -> None:
+        self._kept = [(bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone(), bn.momentum)
+                      for bn in self.bns]
+        self._sum = None
+        for bn in self.bns:
+            bn.momentum = 1.0
+
+    def add(self) -> None:
+        if self.bns:
+            b = self._stats()
+            self._sum = b.clone() if self._sum is None else self._sum.add_(b)
+
+    @torch.no_grad()
+    def end(self, n_shards: int, dist: Dist) -> None:
+        if not self.bns:
+            return
+        total = self._sum if self._sum is not None else torch.zeros_like(self._stats())
+        mean_b = all_reduce_sum(total, dist).div_(n_shards)
+        at = 0
+        for bn, (rm, rv, nbt, momentum) in zip(self.bns, self._kept):
+            bn.momentum = momentum
+            bn.num_batches_tracked.copy_(nbt + 1)
+            m = 1.0 / float(bn.num_batches_tracked) if momentum is None else momentum
+            for buf, kept in ((bn.running_mean, rm), (bn.running_var, rv)):
+                buf.copy_(kept * (1 - m) + mean_b[at : at + buf.numel()].view_as(buf) * m)
+                at += buf.numel()
 
 
 def _to01(x: np.ndarray, device: str) -> torch.Tensor:
@@ -203,11 +260,14 @@ def train_and_evaluate(
     mine = list(range(dist.rank * S // W, (dist.rank + 1) * S // W))
     y_all = np.asarray(y_train, np.int64)
 
+    bn_stats = ShardBNStats(model)
+
     def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
         sched.step_update(step)
         model.train()
         shards = np.array_split(batch_rows(step, recipe.batch_size, len(x_train), seed), S)
         loss_sum = torch.zeros(1, dtype=torch.float64)
+        bn_stats.begin()
         for i, j in enumerate(mine):
             x, t = aug(x_train[shards[j]], y_all[shards[j]], (seed, step, j))
             seed_torch_for((seed, step, j, 3))
@@ -215,7 +275,9 @@ def train_and_evaluate(
             with sync:
                 loss = crit(runner(x.to(dist.device)), t.to(dist.device))
                 (loss * (W / S)).backward()
+            bn_stats.add()
             loss_sum += loss.detach().double().cpu()
+        bn_stats.end(S, dist)
         opt.step()
         opt.zero_grad(set_to_none=True)
         return {"loss": float(all_reduce_sum(loss_sum, dist).item() / S), "lr": opt.param_groups[0]["lr"]}
