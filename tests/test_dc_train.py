@@ -76,7 +76,12 @@ def test_other_architectures_find_the_watermark(tmp_path, kind):
     b[:, 0, 1, 1] = 255
     t = make_task({"a": a, "b": b}, TaskSpec(("a", "b"), n_train=200, n_val=100))
     arch = DCArchConfig(kind=kind, widths="8,16,32,32", depths="1,1,1,1", embed_dim=32, depth=2, heads=2)
-    r = train_task(t, arch, PLAIN.model_copy(update={"epochs": 8}), seed=0, ckpt_path=tmp_path / "c.pt",
+    # The class-token ViT sits on a start-up plateau (loss ln 2) for a few hundred steps before it uses
+    # the pixel at all: measured through this recipe, chance after 8 epochs (100 steps) at lr 3e-4..3e-3,
+    # 46.5% after 16, 100% after 32 (400 steps). It gets 32 epochs; the ConvNet keeps 8. The mini ViT's
+    # budget is below that plateau too (see README, paper 3 caveats).
+    epochs = 32 if kind == "vit" else 8
+    r = train_task(t, arch, PLAIN.model_copy(update={"epochs": epochs}), seed=0, ckpt_path=tmp_path / "c.pt",
                    progress=False)
     assert r.record.accuracy >= 0.9, r.record
 
