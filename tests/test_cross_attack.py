@@ -10,25 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from beyondfid.config import DCArchConfig, DCTrainConfig
 from beyondfid.crosspaper.attack import (CrossAttackError, compare_accuracies, accuracy_rows, draw, judge_verdict,
                                          summary_table, train_cached, transfer_splits, transfer_task)
 from beyondfid.distclass.task import PoolRef, class_rows
+from conftest import blobs, dc_tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-RESNET = DCArchConfig(kind="resnet", widths="8,16,32,32", depths="1,1,1,1")
-PLAIN = DCTrainConfig(epochs=6, batch_size=32, lr=3e-3, weight_decay=0.05, warmup_epochs=0.5, grad_shards=2,
-                      precise_bn_images=128, ckpt_every=10)
+RESNET, PLAIN = dc_tiny()
 
 
-def _blobs(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    cy, cx = rng.uniform(10, 18, (2, n))
-    ry, rx = rng.uniform(4, 9, (2, n))
-    m = ((yy - cy[:, None, None]) / ry[:, None, None]) ** 2 + ((xx - cx[:, None, None]) / rx[:, None, None]) ** 2 < 1
-    return (m * rng.integers(180, 256, (n, 1, 1))).astype(np.uint8)[:, None]
+_blobs = blobs
 
 
 def test_draws_follow_their_rule():

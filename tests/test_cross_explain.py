@@ -17,6 +17,7 @@ from beyondfid.crosspaper.explain import CrossExplainError, combined_p, mode_mem
 from beyondfid.distclass.predict import PredictError, predict_proba, restore_classifier
 from beyondfid.distclass.task import TaskSpec, make_task
 from beyondfid.distclass.train import train_task
+from conftest import blobs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -72,13 +73,7 @@ def test_combined_p_is_fishers_method():
     assert combined_p(p) == pytest.approx(chi2.sf(-2 * np.log(p).sum(), 2 * len(p)))
 
 
-def _blobs(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    cy, cx = rng.uniform(10, 18, (2, n))
-    ry, rx = rng.uniform(4, 9, (2, n))
-    m = ((yy - cy[:, None, None]) / ry[:, None, None]) ** 2 + ((xx - cx[:, None, None]) / rx[:, None, None]) ** 2 < 1
-    return (m * rng.integers(180, 256, (n, 1, 1))).astype(np.uint8)[:, None]
+_blobs = blobs
 
 
 def test_restored_classifier_reproduces_its_evaluation(tmp_path):
