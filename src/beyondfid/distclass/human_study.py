@@ -396,14 +396,30 @@ def screenshot_tasks(html: str | Path, out_dir: str | Path, pairs_per_task: Sequ
     if exe is None:
         raise HumanStudyError("no Chromium found for the Fig. 10 screenshots; install it with "
                               "`sudo apt-get install chromium` or set BEYONDFID_CHROMIUM=/path/to/chromium")
-    from playwright.sync_api import sync_playwright
+    def launch() -> None:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=list(CHROMIUM_ARGS))
-        try:
-            run(b)
-        finally:
-            b.close()
+        with sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path=exe, args=list(CHROMIUM_ARGS))
+            try:
+                run(b)
+            finally:
+                b.close()
+
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+        in_loop = True  # e.g. a Jupyter kernel (papermill): Playwright's sync API refuses to run inside it
+    except RuntimeError:
+        in_loop = False
+    if in_loop:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as ex:
+            ex.submit(launch).result()
+    else:
+        launch()
     return shots
 
 
