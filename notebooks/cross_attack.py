@@ -39,6 +39,7 @@ root = "."
 
 # %%
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import time
@@ -102,6 +103,7 @@ sns.lineplot(spectra, x="mode", y="eigenvalue", hue="sample", marker="o", errorb
 ax.set_title(f"FINC spectrum of each sample against {P.real} (mean ± sd over {C.draws} draws; σ = {sigma:.3g})",
              fontsize=8)
 ax.set_xlabel("mode (eigenvalue rank)")
+ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
 ax.set_ylabel("eigenvalue of C_X − η C_Y")
 fig.tight_layout()
 save_figure(fig, out / "fig_finc_spectrum.png")
@@ -156,6 +158,7 @@ for i, k in enumerate(SAMPLES):
 ax.set_xticks(np.arange(len(acc) // 2), [f"{a}, seed {s}" for a, s in acc[acc["sample"] == "uniform"][["arch", "seed"]].values],
               fontsize=7)
 ax.axhline(50, color="gray", lw=0.8, ls=":")
+ax.set_xlim(-0.6, len(acc) // 2 - 0.4)
 ax.set_ylabel(f"accuracy (%), {C.real} vs sample")
 ax.set_title(f"Paper 3's classifier on the attacked vs the unattacked GAN sample ({cfg.profile}; 95% CI)", fontsize=8)
 ax.legend(fontsize=8)
