@@ -112,7 +112,9 @@ def test_smoke_report_opens_in_a_browser(workspace, browser):
     # every executed notebook of the smoke run is rendered and linked
     notebooks = sorted(p.stem for p in (ws / "notebooks").glob("*.py"))
     assert sorted(p.stem for p in (report / "notebooks").glob("*.html")) == notebooks
-    assert found["pages"] == len(notebooks) and found["images"] > 0
+    # linked pages: the executed notebooks plus the HTML pages stages write (the human-study page)
+    html_outputs = [p for p in (ws / "results" / "smoke").glob("*/*.html") if p.parent.name != "report"]
+    assert found["pages"] == len(notebooks) + len(html_outputs) and found["images"] > 0
     assert (report / "claims.md").read_text().count("**") >= 2 * n_claims
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -136,7 +138,9 @@ def test_the_repro_plan_lists_what_will_run(workspace):
     try:
         nb.write_text(text + "\n# an edit\n")
         out = _run(cmd, ws)
-        assert "1 stage(s) will run" in out and "finc_colored " in out and "zoo_train" not in out, out
+        # the notebook's stage, and the report that shows its outputs; nothing upstream
+        assert "2 stage(s) will run" in out and "finc_colored " in out and "report " in out, out
+        assert "zoo_train" not in out, out
     finally:
         nb.write_text(text)
 
