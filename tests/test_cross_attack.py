@@ -108,3 +108,24 @@ def test_summary_marks_fid_and_scores_the_margin_over_chance():
     assert s.loc["x", "verdict"] == "barely moves"
     assert s.loc["accuracy_a", "relative_change"] == pytest.approx(0.2 / 0.4 - 1)  # (acc - 1/2) halves
     assert s.loc["accuracy_a", "verdict"] == "fooled"
+
+
+def test_attack_weights_are_cached_by_their_inputs(tmp_path, repo, monkeypatch):
+    from beyondfid.config import load_config
+    from beyondfid.crosspaper import attack
+    from beyondfid.fidclasses import resampling
+
+    cfg = load_config("smoke", repo / "params.yaml", tmp_path)
+    rng = np.random.default_rng(0)
+    real, pool = rng.normal(size=(60, 6)), rng.normal(size=(40, 6)) + 0.3
+    p, info = attack.attack_probabilities(cfg, real, pool)
+    assert p.shape == (40,) and p.sum() == pytest.approx(1.0) and info["weighted_fid_end"] < info["weighted_fid_start"]
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed a cached attack")
+
+    monkeypatch.setattr(resampling, "optimize_weights", boom)
+    p2, info2 = attack.attack_probabilities(cfg, real, pool)
+    assert np.array_equal(p, p2) and info2 == info
+    with pytest.raises(AssertionError, match="recomputed"):  # other inputs: not the cached weights
+        attack.attack_probabilities(cfg, real, pool + 1e-3)
