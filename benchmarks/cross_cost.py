@@ -68,7 +68,7 @@ def main() -> int:
     inp = JudgeInputs({s: f(int(round(R.fraction * args.n_heldout)), d) for s, d in spaces.items()},
                       {mod: {s: f(m, d, 0.02 * i) for s, d in spaces.items()} for i, mod in enumerate(R.model_names)},
                       {(mod, a): (400, 500) for mod in R.model_names for a in R.arch_names}, R.arch_names,
-                      finc_kwargs(R, 0), R.pr_k)
+                      finc_kwargs(R, 0), 30.0, R.pr_k)
     t_rank = _timed(lambda: judge_values(inp))
 
     print(f"profile {args.profile}, {args.threads} torch thread(s), synthetic features (d = {args.d})")

@@ -26,7 +26,8 @@
 # **What the mini run does (settings fixed before any run, `params.yaml` -> `cross_rank`).** Every model
 # with paper 3's Table 2 runs, each against `real_heldout`: FID (EfficientNet-Lite0 @ 128 px, the zoo's
 # `zoo_eval` features), FD in the SimCLR and MAE spaces, the Table 2 accuracy of each of the three classifiers
-# (one judge each), FINC's KEN-style novelty score against real (r = 500: it runs 7 x 21 times here),
+# (one judge each), FINC's KEN-style novelty score against real (r = 500: it runs 7 x 21 times here; one
+# bandwidth for every model and half-sample, the median heuristic of all samples pooled against real),
 # improved precision and recall (k = 3). Kendall's τ-b between every pair of judges, each turned into a
 # "badness" (precision and recall negated). Uncertainty over images: 20 half-samples without replacement of
 # every image set (real rows shared; accuracies re-drawn hypergeometrically from the stored counts), the
@@ -61,7 +62,8 @@ inp = load_inputs(cfg)
 real = cfg.params.distclass.binary.real
 scale = (f"Scale: {cfg.profile} profile; {len(inp.names)} models vs {real} ({len(inp.real['effnet'])} images); "
          f"FID = {cfg.params.features.extractor} @ {cfg.params.features.resolution} px; classifiers: Table 2 runs "
-         f"({', '.join(R.arch_names)}); FINC r = {R.rff_dim}, η = {R.eta}; precision/recall k = {R.pr_k}; "
+         f"({', '.join(R.arch_names)}); FINC r = {R.rff_dim}, η = {R.eta}, σ = {inp.finc_sigma:.3g} (all models); "
+         f"precision/recall k = {R.pr_k}; "
          f"{R.resamples} half-samples of {R.fraction:g} of every image set")
 print(scale)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyondfid.crosspaper.ranking import (JudgeInputs, agreement, half_samples, judge_values, kendall_tau, outlier,
-                                          rank_table, tau_frames, tau_matrix, tau_table, to_badness)
+from beyondfid.crosspaper.ranking import (JudgeInputs, agreement, finc_bandwidth, half_samples, judge_values, kendall_tau,
+                                          outlier, rank_table, tau_frames, tau_matrix, tau_table, to_badness)
 
 
 def _brute_tau(x, y):
@@ -67,8 +67,9 @@ def _planted_inputs():
     shifts = {"m0": 0.0, "m1": 0.5, "m2": 1.0, "m3": 2.0}
     models = {m: {s: rng.normal(size=(300, k)) + sh for s, k in d.items()} for m, sh in shifts.items()}
     counts = {(m, a): (int(300 * (0.5 + 0.12 * i)), 300) for i, m in enumerate(shifts) for a in ("r", "v")}
+    sigma = finc_bandwidth(real["effnet"], {m: v["effnet"] for m, v in models.items()}, seed=0)
     return JudgeInputs(real, models, counts, ("r", "v"), {"rff_dim": 32, "eta": 1.0, "top_k": 3, "seed": 0,
-                                                          "top_samples": 5}, pr_k=3)
+                                                          "top_samples": 5}, sigma, pr_k=3)
 
 
 def test_every_judge_ranks_a_planted_zoo_in_its_order():

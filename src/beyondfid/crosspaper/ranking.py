@@ -11,6 +11,7 @@ judge                        value                                              
 ``FD_ssl_masked``            FD in the zoo's MAE space                               value
 ``accuracy_<arch>``          paper 3's real-vs-model validation accuracy (Table 2)   value
 ``FINC_novelty``             FINC's KEN-style novelty score of the model vs real     value
+                             (one bandwidth for all models: :func:`finc_bandwidth`)
 ``precision`` / ``recall``   improved precision / recall (k-NN, ImageNet features)   −value
 ============================ ======================================================= ==========
 
@@ -89,6 +90,7 @@ class JudgeInputs:
     counts: Mapping[tuple[str, str], tuple[int, int]]     # (model, arch) -> (correct, n)
     archs: Sequence[str]
     finc_kwargs: Mapping[str, Any]
+    finc_sigma: float                                     # one FINC bandwidth for every model and replicate
     pr_k: int = 3
 
     @property
@@ -105,7 +107,7 @@ def judge_values(inp: JudgeInputs, real_rows: np.ndarray | None = None,
     import pandas as pd
 
     from ..fidclasses.sets import Reference
-    from ..finc.model_bias import run_model_bias
+    from ..finc.algorithm import finc
     from ..metrics import precision_recall
 
     pick = lambda a, r: a if r is None else a[r]  # noqa: E731
@@ -123,11 +125,20 @@ def judge_values(inp: JudgeInputs, real_rows: np.ndarray | None = None,
             row[f"accuracy_{a}"] = accuracy(m, a) if accuracy is not None else c / n
         real_e = pick(inp.real["effnet"], real_rows)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the median-bandwidth scale check on small smoke sets
-            row["FINC_novelty"] = run_model_bias(m, f["effnet"], real_e, dict(inp.finc_kwargs)).result.novelty
+            warnings.simplefilter("ignore")  # the bandwidth scale check on small smoke sets
+            row["FINC_novelty"] = finc(f["effnet"], real_e, sigma=inp.finc_sigma, **dict(inp.finc_kwargs)).novelty
         row["precision"], row["recall"] = precision_recall(real_e, f["effnet"], k=inp.pr_k)
         rows[m] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def finc_bandwidth(real: np.ndarray, models: Mapping[str, np.ndarray], seed: int) -> float:
+    """One Gaussian bandwidth for every model's FINC: the median heuristic
+    (:func:`beyondfid.finc.algorithm.median_bandwidth`) of all models' samples pooled against the real images, so
+    that every model (and every half-sample) is judged by the same kernel."""
+    from ..finc.algorithm import median_bandwidth
+
+    return float(median_bandwidth(np.concatenate([np.asarray(v) for v in models.values()]), real, seed=seed))
 
 
 def half_samples(inp: JudgeInputs, resamples: int, fraction: float, seed: int, progress: bool = False
@@ -230,8 +241,9 @@ def load_inputs(cfg: Any) -> JudgeInputs:
     keys = ("effnet",) + SPACES
     real = {k: v for k, v in load_eval(cfg, cfg.params.distclass.binary.real).items() if k in keys}
     models = {m: {k: v for k, v in load_eval(cfg, m).items() if k in keys} for m in R.model_names}
+    sigma = finc_bandwidth(real["effnet"], {m: v["effnet"] for m, v in models.items()}, cfg.params.seed)
     return JudgeInputs(real, models, table2_counts(cfg, R.model_names, R.arch_names), R.arch_names,
-                       finc_kwargs(R, cfg.params.seed), R.pr_k)
+                       finc_kwargs(R, cfg.params.seed), sigma, R.pr_k)
 
 
 def tau_frames(taus: "pd.DataFrame") -> tuple["pd.DataFrame", "pd.DataFrame"]:
