@@ -15,6 +15,28 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def blobs(n: int, seed: int):
+    """Silhouette-like uint8 images (n, 1, 28, 28): a random bright ellipse on black, corners always black
+    (planted distribution-classification tasks: a pixel in a corner is a watermark no blob has)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:28, :28]
+    cy, cx = rng.uniform(10, 18, (2, n))
+    ry, rx = rng.uniform(4, 9, (2, n))
+    m = ((yy - cy[:, None, None]) / ry[:, None, None]) ** 2 + ((xx - cx[:, None, None]) / rx[:, None, None]) ** 2 < 1
+    return (m * rng.integers(180, 256, (n, 1, 1))).astype(np.uint8)[:, None]
+
+
+def dc_tiny():
+    """A small ResNet and a 6-epoch recipe that find a one-pixel watermark (tests/test_dc_train.py)."""
+    from beyondfid.config import DCArchConfig, DCTrainConfig
+
+    return (DCArchConfig(kind="resnet", widths="8,16,32,32", depths="1,1,1,1"),
+            DCTrainConfig(epochs=6, batch_size=32, lr=3e-3, weight_decay=0.05, warmup_epochs=0.5, grad_shards=2,
+                          precise_bn_images=128, ckpt_every=10))
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """One intra-op torch thread for a module of tiny-model tests (restored afterwards).

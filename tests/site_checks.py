@@ -15,8 +15,10 @@ LINKS_JS = "els => els.map(e => e.getAttribute('href'))"
 
 
 def _broken_images(page) -> list[str]:
+    """Images with a source that did not load (an ``<img>`` without ``src`` is a placeholder a script fills,
+    e.g. the human-study page's left/right images before the study starts: nothing to load yet)."""
     page.wait_for_load_state("load")
-    return [i["src"] for i in page.eval_on_selector_all("img", IMAGES_JS) if not i["w"]]
+    return [i["src"] for i in page.eval_on_selector_all("img", IMAGES_JS) if i["src"] is not None and not i["w"]]
 
 
 def _anchor_exists(page, frag: str) -> bool:

@@ -19,23 +19,13 @@ from beyondfid.distclass.task import TaskSpec, make_task
 from beyondfid.distclass.parallel import Dist
 from beyondfid.distclass.train import ShardBNStats, TrainError, batch_rows, train_task
 from beyondfid.zoo.training import load_checkpoint
+from conftest import blobs, dc_tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 HERE = Path(__file__).resolve().parent
 
-RESNET = DCArchConfig(kind="resnet", widths="8,16,32,32", depths="1,1,1,1")
-PLAIN = DCTrainConfig(epochs=6, batch_size=32, lr=3e-3, weight_decay=0.05, warmup_epochs=0.5, grad_shards=2,
-                      precise_bn_images=128, ckpt_every=10)
-
-
-def _blobs(n: int, seed: int) -> np.ndarray:
-    """Silhouette-like images: a random bright ellipse on black, corners always black."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    cy, cx = rng.uniform(10, 18, (2, n))
-    ry, rx = rng.uniform(4, 9, (2, n))
-    m = ((yy - cy[:, None, None]) / ry[:, None, None]) ** 2 + ((xx - cx[:, None, None]) / rx[:, None, None]) ** 2 < 1
-    return (m * rng.integers(180, 256, (n, 1, 1))).astype(np.uint8)[:, None]
+RESNET, PLAIN = dc_tiny()
+_blobs = blobs
 
 
 def test_identical_distributions_give_chance(tmp_path):

@@ -112,7 +112,9 @@ def test_smoke_report_opens_in_a_browser(workspace, browser):
     # every executed notebook of the smoke run is rendered and linked
     notebooks = sorted(p.stem for p in (ws / "notebooks").glob("*.py"))
     assert sorted(p.stem for p in (report / "notebooks").glob("*.html")) == notebooks
-    assert found["pages"] == len(notebooks) and found["images"] > 0
+    # linked pages: the executed notebooks plus the HTML pages stages write (the human-study page)
+    html_outputs = [p for p in (ws / "results" / "smoke").glob("*/*.html") if p.parent.name != "report"]
+    assert found["pages"] == len(notebooks) + len(html_outputs) and found["images"] > 0
     assert (report / "claims.md").read_text().count("**") >= 2 * n_claims
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -136,7 +138,9 @@ def test_the_repro_plan_lists_what_will_run(workspace):
     try:
         nb.write_text(text + "\n# an edit\n")
         out = _run(cmd, ws)
-        assert "1 stage(s) will run" in out and "finc_colored " in out and "zoo_train" not in out, out
+        # the notebook's stage, and the report that shows its outputs; nothing upstream
+        assert "2 stage(s) will run" in out and "finc_colored " in out and "report " in out, out
+        assert "zoo_train" not in out, out
     finally:
         nb.write_text(text)
 
@@ -171,3 +175,23 @@ def test_paper2_stages_write_their_tables_and_figures(workspace):
     table2 = (res / "fid_resampling" / "table2.md").read_text()
     assert "paper FFHQ" in table2 and "Scale: smoke profile" in table2  # the paper's values beside ours
     assert (ws / "artifacts/smoke/fidclasses/features/index.json").is_file()
+
+
+def test_cross_paper_stages_write_their_tables_and_figures(workspace):
+    """Issue 15's three questions: each stage's table, figure and stated answer."""
+    ws, _ = workspace
+    res = ws / "results" / "smoke"
+    expected = {
+        "cross_attack": ["table_q1_answer.md", "table_classifier_runs.md", "table_classifier_compare.md",
+                         "table_splits.md", "fig_classifier.png", "fig_finc_spectrum.png", "fig_finc_modes.png"],
+        "cross_explain": ["table_overlap.md", "fig_enrichment.png", "fig_confident_vs_modes.png"],
+        "cross_rank": ["table_judges.md", "table_ranks.md", "table_tau.md", "table_agreement.md", "fig_ranks.png",
+                       "fig_tau_heatmap.png"],
+    }
+    for stage, files in expected.items():
+        for f in files:
+            assert (res / stage / f).stat().st_size > 100, f"{stage}/{f}"
+        assert json.loads((res / "metrics" / f"{stage}.json").read_text())["answer"], stage
+    assert "Scale: smoke profile" in (res / "cross_attack" / "table_q1_answer.md").read_text()
+    assert list((ws / "artifacts/smoke/crosspaper/attack").glob("weights-*.npz"))  # the cached attack
+    assert json.loads((res / "metrics" / "cross_explain.json").read_text())["min_reproduced"] == 1.0

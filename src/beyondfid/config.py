@@ -1085,6 +1085,77 @@ class DistclassConfig(_Strict):
         return self
 
 
+# --------------------------------------------------------------------------------------
+# The cross-paper questions (issue 15, phase 2): profiles.<p>.cross_attack / cross_explain / cross_rank
+# --------------------------------------------------------------------------------------
+
+
+class _CrossFinc(_Strict):
+    rff_dim: int = Field(ge=1, description="FINC's r (2r random Fourier features)")
+    eta: float = Field(1.0, ge=0.0, description="FINC's eta in C_X - eta C_Y")
+    top_k: int = Field(10, ge=1, description="FINC modes requested")
+    top_samples: int = Field(25, ge=1, description="top samples kept per mode")
+
+
+class CrossAttackConfig(_CrossFinc, _DCArchs):
+    """Q1: paper 2's resampling attack (``fidclasses``, ``fid_resampling``) judged by paper 3's classifier and FINC."""
+
+    real: str = Field("real_heldout", description="the classifier's real class")
+    n_train: int = Field(ge=1, description="classifier training images per class (val: distclass.task.n_val)")
+    seeds: str = Field("0", description="comma-separated classifier training seeds")
+    draws: int = Field(ge=1, description="draws of fidclasses.eval_size scored by FID and FINC per sample")
+
+    @field_validator("real")
+    @classmethod
+    def _real(cls, v: str) -> str:
+        return _real_split(v)
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in _csv(self.seeds))
+
+    @model_validator(mode="after")
+    def _seeds(self) -> "CrossAttackConfig":
+        try:
+            if not self.seed_list:
+                raise ValueError
+        except ValueError:
+            raise FieldError(("seeds",), f"must be comma-separated integers, got {self.seeds!r}") from None
+        return self
+
+
+class CrossExplainConfig(_CrossFinc):
+    """Q2: the real-vs-generated classifier's most confident images against FINC's top novel modes."""
+
+    arch: str = Field(description="the distclass.binary architecture whose Table 2 runs are read")
+    models: str = Field(description="comma-separated zoo models (each needs its distclass.binary Table 2 run)")
+    modes: int = Field(ge=1, description="FINC's top modes whose members are compared")
+    per_mode: int = Field(ge=1, description="validation images taken per mode (its highest mode scores)")
+    shown: int = Field(8, ge=1, description="images shown per set and model in the figure")
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return _model_names(self.models, "cross_explain.models")
+
+
+class CrossRankConfig(_CrossFinc):
+    """Q3: FID, FD in the SSL spaces, classifier accuracy, FINC novelty, precision and recall ranking the zoo."""
+
+    models: str = Field(description="comma-separated zoo models ranked (each needs its Table 2 runs)")
+    archs: str = Field(description="comma-separated distclass.binary architectures, one judge each")
+    resamples: int = Field(ge=2, description="half-samples of the images (the tau intervals)")
+    fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of each image set drawn without replacement")
+    pr_k: int = Field(3, ge=1, description="k of improved precision/recall")
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return _model_names(self.models, "cross_rank.models")
+
+    @property
+    def arch_names(self) -> tuple[str, ...]:
+        return _arch_names(self.archs)
+
+
 class ProfileConfig(_Strict):
     seed: int = Field(0, ge=0)
     data: DataConfig
@@ -1106,6 +1177,9 @@ class ProfileConfig(_Strict):
     fid_schematic: FidSchematicConfig
 
     distclass: DistclassConfig
+    cross_attack: CrossAttackConfig
+    cross_explain: CrossExplainConfig
+    cross_rank: CrossRankConfig
 
     @model_validator(mode="after")
     def _datasets_exist(self) -> "ProfileConfig":
@@ -1177,6 +1251,30 @@ class ProfileConfig(_Strict):
             raise FieldError(("finc_scalability.real_dataset", "features.datasets"),
                              f"{name!r} must be listed in features.datasets ({self.features.datasets}): "
                              f"the notebook reads its cached features")
+        return self
+
+    @model_validator(mode="after")
+    def _cross_runs_exist(self) -> "ProfileConfig":
+        """The cross-paper questions read paper 3's Table 2 runs: their models and archs must be among them."""
+        b = self.distclass.binary
+        bad = [n for n in self.cross_attack.arch_names if n not in self.distclass.archs]
+        if bad:
+            raise FieldError(("cross_attack.archs", "distclass.archs"), f"architecture(s) {bad} are not defined in "
+                                                                        f"distclass.archs ({', '.join(self.distclass.archs)})")
+        for sec, models, archs in (("cross_explain", self.cross_explain.model_names, (self.cross_explain.arch,)),
+                                   ("cross_rank", self.cross_rank.model_names, self.cross_rank.arch_names)):
+            if not models or len(set(models)) != len(models):
+                raise FieldError((f"{sec}.models",), "must name distinct zoo models")
+            missing = [m for m in models if m not in b.model_names]
+            if missing:
+                raise FieldError((f"{sec}.models", "distclass.binary.models"),
+                                 f"{missing} have no Table 2 run (distclass.binary.models: {b.models})")
+            missing = [a for a in archs if a not in b.arch_names]
+            if missing or not archs:
+                raise FieldError((f"{sec}.{'arch' if sec == 'cross_explain' else 'archs'}", "distclass.binary.archs"),
+                                 f"{missing or 'none'}: not among the Table 2 architectures ({b.archs})")
+        if len(self.cross_rank.model_names) < 2:
+            raise FieldError(("cross_rank.models",), "a ranking needs at least 2 models")
         return self
 
     def input_folders(self) -> tuple[str, ...]:
