@@ -214,3 +214,15 @@ def test_paper2_settings_are_validated(raw):
     cfg = config_from_dict(raw, profile="mini")
     assert cfg.params.fidclasses.second_opinion_names == ("ssl_contrastive", "ssl_masked")
     assert cfg.params.fid_resampling.top_n_list == (1, 3, 10, 30, 100)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "mini", "paper"])
+def test_the_human_study_model_must_have_real_vs_generated_runs(raw, profile):
+    """The study's task 1 is scored by Table 2's real-vs-``human.generated`` classifiers, so a model missing
+    from distclass.binary.models is a load-time error naming both keys (it once failed only in dc_human)."""
+    bad = copy.deepcopy(raw)
+    dc = bad["profiles"][profile]["distclass"]
+    models = [m for m in dc["binary"]["models"].split(",") if m != dc["human"]["generated"]]
+    dc["binary"]["models"] = ",".join(models)
+    msg = _err(bad, profile)
+    assert "distclass.human.generated" in msg and "distclass.binary.models" in msg

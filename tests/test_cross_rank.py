@@ -93,7 +93,7 @@ def test_every_judge_ranks_a_planted_zoo_in_its_order():
 
 
 @pytest.mark.parametrize("section, key, value, message", [
-    ("cross_rank", "models", "ddpm_l,uvit", "cross_rank.models, profiles.mini.distclass.binary.models"),
+    ("cross_rank", "models", "ddpm_l,ddpm_cond", "cross_rank.models, profiles.mini.distclass.binary.models"),
     ("cross_rank", "archs", "resnet,effnet", "cross_rank.archs"),
     ("cross_explain", "arch", "vit2", "cross_explain.arch"),
     ("cross_explain", "models", "nosuch", "unknown zoo model"),

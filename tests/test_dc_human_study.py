@@ -277,3 +277,14 @@ def test_fig3_without_responses_shows_classifiers_only_and_says_so(study, tmp_pa
     plot_fig3(ax, human, clf, key)
     assert len(ax.patches) == 6 and "no human responses" not in " ".join(t.get_text() for t in ax.texts)
     plt.close(fig)
+
+
+def test_the_loaded_key_lists_the_tasks_in_page_order(study):
+    """key.json is written with sorted keys (model_a_vs_b, quality, real_vs_generated); load_key restores the
+    page's order, which the figures' titles follow (a sorted order once put the wrong title on each screenshot)."""
+    study_dir, _ = study
+    raw = json.loads((study_dir / "key.json").read_text())
+    assert list(raw["tasks"]) == sorted(raw["tasks"])               # what is on disk
+    key = load_key(study_dir / "key.json")
+    assert list(key["tasks"]) == [t.key for t in _tasks()]          # the page's parts 1, 2, 3
+    assert [v["part"] for v in key["tasks"].values()] == [1, 2, 3]

@@ -1084,6 +1084,15 @@ class DistclassConfig(_Strict):
                                  f"({', '.join(self.archs)})")
         return self
 
+    @model_validator(mode="after")
+    def _human_task_has_runs(self) -> "DistclassConfig":
+        """The study's task 1 scores the classifiers of Table 2's real-vs-``human.generated`` runs."""
+        if self.human.generated not in self.binary.model_names:
+            raise ValueError(f"distclass.human.generated = {self.human.generated!r} is not among distclass.binary.models "
+                             f"({', '.join(self.binary.model_names)}): the study's real-vs-generated task is scored by "
+                             f"those runs' classifiers; add it to distclass.binary.models or pick one of them")
+        return self
+
 
 # --------------------------------------------------------------------------------------
 # The cross-paper questions (issue 15, phase 2): profiles.<p>.cross_attack / cross_explain / cross_rank

@@ -208,7 +208,7 @@ def study_content(tasks: Sequence[StudyTask], seed: int) -> tuple[dict[str, Any]
         refs = [{"name": name, "images": [png_data_uri(im) for im in ims]} for name, ims in t.references.items()]
         page_tasks.append({"key": t.key, "title": t.title, "question": t.question, "pairs": pairs, "references": refs})
         key_tasks[t.key] = {"title": t.title, "question": t.question, "target": t.target, "other": t.other,
-                            "n_pairs": t.n_pairs}
+                            "n_pairs": t.n_pairs, "part": len(key_tasks) + 1}  # its place on the page
     digest = hashlib.sha256(json.dumps([page_tasks, key_pairs], sort_keys=True).encode()).hexdigest()[:16]
     page = {"study_id": digest, "format": RESPONSE_FORMAT, "tasks": page_tasks}
     key = {"format": KEY_FORMAT, "study_id": digest, "tasks": key_tasks, "pairs": key_pairs}
@@ -254,6 +254,9 @@ def load_key(path: str | Path) -> dict[str, Any]:
     key = json.loads(p.read_text())
     if key.get("format") != KEY_FORMAT:
         raise HumanStudyError(f"{p} is not a human-study answer key ({KEY_FORMAT})")
+    # JSON is written with sorted keys; put the tasks back in page order (parts 1-3), which every
+    # figure and table of the analysis follows
+    key["tasks"] = dict(sorted(key["tasks"].items(), key=lambda kv: kv[1].get("part", 0)))
     return key
 
 
@@ -743,12 +746,12 @@ def plot_fig3(ax: Any, human, clf, key: Mapping[str, Any], responses_dir: str = 
                yerr=[100 * (h.std(ddof=1) if len(h) > 1 else 0) for h in hm], capsize=3, color="tab:blue",
                label=f"humans (mean ± std over {human['participant'].nunique()} participants)")
     else:
-        ax.text(x[0] - w / 2, 52, f"no human responses found\nunder {responses_dir}/", fontsize=8, color="tab:blue",
-                va="bottom")
+        ax.text(0.5, 0.985, f"no human responses found under {responses_dir}/: classifiers only", fontsize=8,
+                color="tab:blue", ha="center", va="top", transform=ax.transAxes)
     ax.axhline(50, color="gray", ls=":", lw=1, label="chance")
     ax.set_xticks(x, [f"{t}\n{key['tasks'][t]['target']} vs {key['tasks'][t]['other']}" for t in tasks], fontsize=8)
     ax.set_ylabel("accuracy on the study's pairs (%)")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 112)  # headroom for the dots, their labels and the no-responses note
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Fig. 3 (mini): humans vs classifiers on the same pairs", fontsize=10)
 
