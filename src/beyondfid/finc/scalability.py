@@ -80,6 +80,8 @@ from typing import Any
 
 import numpy as np
 
+from beyondfid.machine import machine_summary
+
 __all__ = [
     "METHODS",
     "METHOD_LABELS",
@@ -745,17 +747,8 @@ def scale_table(result: "ScalabilityResult", real_dataset: str, profile: str) ->
 
 def hardware_note() -> str:
     """This machine: CPU model, cores, memory, GPU (none is used)."""
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     mem = _status_mem_total()
-    return f"{model}, {os.cpu_count()} cores, {mem / GB:.0f} GB RAM, no GPU used"
+    return f"{machine_summary()['cpu']}, {os.cpu_count()} cores, {mem / GB:.0f} GB RAM, no GPU used"
 
 
 def _meminfo_bytes(field_name: str) -> float:

@@ -83,7 +83,7 @@ def samples_figure(cfg: Config, n_show: int = 64) -> Figure:
     pick = np.sort(np.random.default_rng(cfg.params.seed).choice(len(held), min(n_show, len(held)), replace=False))
     images = {m: first_images(cfg, m, n_show) for m in MODELS}
     images["real_heldout"] = np.concatenate([held.get(int(i), int(i) + 1) for i in pick])
-    fig, axes = _grid_axes(len(images), 5, (2.6, 2.8))
+    fig, axes = _grid_axes(len(images), 5, (2.6, 3.05))
     for ax, (name, imgs) in zip(axes, images.items()):
         ax.imshow(image_grid(imgs, ncols=8, pad=1, pad_value=255), cmap="gray", interpolation="nearest")
         ax.set_title(name, fontsize=10)
