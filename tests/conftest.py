@@ -115,3 +115,30 @@ def copy_repo(dst: Path) -> Path:
     (dst / ".dvc").mkdir(exist_ok=True)
     shutil.copy2(REPO / ".dvc" / "config", dst / ".dvc" / "config")
     return dst
+
+
+# The suite runs under pytest-xdist, one worker per core, whole files per worker (pyproject's addopts).
+# These files take minutes each (the smoke pipeline: every stage through DVC and papermill); collecting
+# them first hands them to the workers at the start, so they overlap the many short files instead of
+# trailing behind them.
+SLOW_FILES_FIRST = ("test_pipeline.py", "test_fid_paper_profile.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = Path(str(item.fspath)).name
+        return SLOW_FILES_FIRST.index(name) if name in SLOW_FILES_FIRST else len(SLOW_FILES_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside each group is pytest's own
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread_per_worker():
+    """Under xdist every core already runs a worker, so each worker's torch uses one intra-op thread
+    (two threads per worker would oversubscribe the CPU). Subprocesses the tests start keep their own
+    thread settings. Without xdist (e.g. ``-n 0``), torch's default is left alone."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+    yield
