@@ -126,7 +126,7 @@ SLOW_FILES_FIRST = ("test_pipeline.py", "test_fid_paper_profile.py")
 
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
-        name = Path(str(item.fspath)).name
+        name = item.path.name
         return SLOW_FILES_FIRST.index(name) if name in SLOW_FILES_FIRST else len(SLOW_FILES_FIRST)
 
     items.sort(key=rank)  # stable: the order inside each group is pytest's own
