@@ -9,10 +9,16 @@ one process and no group is created.
 fixed micro-batches ``r, r + W, r + 2W, ...`` (the core's fixed-micro-batch forward, so the bits
 do not depend on how rows are grouped) and an all-reduce of the zero-filled results assembles the
 whole array on every rank -- identical to one process extracting everything.
+
+A process that joined a group leaves it at exit (:func:`leave_distributed`, registered by
+:func:`init_distributed`): a gloo group still alive when the interpreter tears down can abort the
+process ("terminate called without an active exception", SIGABRT), which torchrun reports as a failed
+run although every result was written.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -62,7 +68,14 @@ def init_distributed(device: str = "cpu") -> Dist:
             torch.cuda.set_device(local)
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
         torch_dist.init_process_group("nccl" if dev.startswith("cuda") else "gloo")
+        atexit.register(leave_distributed)
     return Dist(rank, world, local, dev)
+
+
+def leave_distributed() -> None:
+    """Destroy this process's group, if it has one (idempotent; not a collective)."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def current(device: str = "cpu") -> Dist:
