@@ -14,6 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# Under xdist each core already runs a worker: the processes the tests start (the DVC stages of the smoke
+# pipeline, the notebooks' kernels) get one OpenMP/torch thread too, instead of two each on two busy cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def blobs(n: int, seed: int):
     """Silhouette-like uint8 images (n, 1, 28, 28): a random bright ellipse on black, corners always black
@@ -120,7 +125,9 @@ def copy_repo(dst: Path) -> Path:
 # The suite runs under pytest-xdist, one worker per core, whole files per worker (pyproject's addopts).
 # These files take minutes each (the smoke pipeline: every stage through DVC and papermill); collecting
 # them first hands them to the workers at the start, so they overlap the many short files instead of
-# trailing behind them.
+# trailing behind them. xdist's default for loadfile re-sorts files by their number of tests, which put
+# the pipeline's 10 tests behind the big files (its set-up began 3.5 min in), so pyproject's addopts pass
+# --no-loadscope-reorder and this order holds.
 SLOW_FILES_FIRST = ("test_pipeline.py", "test_fid_paper_profile.py")
 
 
@@ -135,8 +142,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread_per_worker():
     """Under xdist every core already runs a worker, so each worker's torch uses one intra-op thread
-    (two threads per worker would oversubscribe the CPU). Subprocesses the tests start keep their own
-    thread settings. Without xdist (e.g. ``-n 0``), torch's default is left alone."""
+    (two threads per worker would oversubscribe the CPU); the processes the tests start inherit
+    ``OMP_NUM_THREADS=1`` (set at the top of this file) unless a test sets its own. Without xdist (e.g.
+    ``-n 0``), torch's default is left alone."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 

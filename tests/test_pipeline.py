@@ -95,6 +95,9 @@ def test_smoke_pipeline_runs_and_writes_outputs(workspace):
     for model in MODELS:
         assert (ws / "artifacts/smoke/zoo/models" / model / "samples.npz").is_file(), model
         assert (ws / "artifacts/smoke/zoo/eval" / f"{model}.npz").is_file(), model
+    # dc_runs talks (issue 16): its run counter and the probes' feature passes end on a complete plain line
+    assert re.search(r"^runs: .*\| (\d+)/\1 ", log, re.M), log[-3000:]
+    assert re.search(r"^probe features: .*\| (\d+)/\1 ", log, re.M), log[-3000:]
 
 
 def test_smoke_report_opens_in_a_browser(workspace, browser):

@@ -148,12 +148,13 @@ def probe_plan(cfg: Config) -> list[tuple[str, str, TaskSpec]]:
 def extract_all(cfg: Config, dist: Dist | None = None, progress: bool = True) -> dict[tuple[str, str], float]:
     """The ``dc_runs`` stage's share: features of every probe pool for every encoder; returns seconds per
     (encoder, pool)."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     times = {}
     cache: dict[str, np.ndarray] = {}
     jobs = [(e, p) for e in cfg.params.distclass.ssl.encoder_names for p in probe_pools(cfg)]
-    for enc, pool in tqdm(jobs, desc="probe features", disable=not progress):
+    for enc, pool in progress_bar(jobs, desc="probe features", unit="set",
+                                  disable=not progress or (dist is not None and not dist.is_main)):
         t0 = time.perf_counter()
         pool_features(cfg, enc, pool, dist, cache)
         times[(enc, pool)] = time.perf_counter() - t0

@@ -4,7 +4,7 @@ A :class:`RunSpec` is hashed into a run id; its folder ``<root>/<id>/`` holds ``
 resumable training state) and, when finished, ``result.json`` (the spec and the
 :class:`~beyondfid.distclass.train.RunResult`). :func:`run_all` computes whatever is missing:
 
-* ``launcher: local`` -- in this process (``workers: 1``, with tqdm bars) or in a pool of
+* ``launcher: local`` -- in this process (``workers: 1``, with progress bars) or in a pool of
   ``workers`` spawned processes, one run each at a time, ``threads`` torch threads apiece (two
   single-thread runs use both cores of the mini machine better than one two-thread run);
 * ``launcher: torchrun`` -- ``torchrun --standalone --nproc_per_node=<n> -m beyondfid.distclass
@@ -167,7 +167,7 @@ def _torchrun(cfg: Config, specs: Sequence[RunSpec], root: Path, rc: DCRunnerCon
 def run_all(cfg: Config, specs: Iterable[RunSpec], root: str | Path, *, progress: bool = True,
             runner: DCRunnerConfig | None = None) -> dict[str, RunResult]:
     """Results of every spec (``run_id -> RunResult``), computing the missing ones with the runner."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -182,11 +182,11 @@ def run_all(cfg: Config, specs: Iterable[RunSpec], root: str | Path, *, progress
         with ProcessPoolExecutor(rc.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
                                  initargs=(rc.threads,)) as ex:
             futs = [ex.submit(_worker, cfg, s.to_dict(), str(root)) for s in todo]
-            for f in tqdm(as_completed(futs), total=len(futs), desc="runs", disable=not progress):
+            for f in progress_bar(as_completed(futs), total=len(futs), desc="runs", unit="run", disable=not progress):
                 f.result()
     elif todo:
         _worker_init(rc.threads)
-        for s in tqdm(todo, desc="runs", disable=not progress or len(todo) < 2):
+        for s in progress_bar(todo, desc="runs", unit="run", disable=not progress or len(todo) < 2):
             execute(cfg, s, root, progress=progress, dist=Dist())
     for s in todo:
         r = load_result(root, s)
