@@ -92,7 +92,7 @@ plt.show()
 # ## Kendall's τ between the judges, with intervals over images
 
 # %%
-replicates = half_samples(inp, R.resamples, R.fraction, cfg.params.seed, progress=False)
+replicates = half_samples(inp, R.resamples, R.fraction, cfg.params.seed, progress=True)
 taus = tau_table(values, replicates)
 save_table(taus, out / "table_tau", float_format="{:.3g}",
            note=f"{scale}. τ-b on all images; ci: 2.5-97.5 percentiles over the half-samples (uncertainty over "

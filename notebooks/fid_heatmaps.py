@@ -89,7 +89,7 @@ if w_cls.shape[1] != gen.features.shape[1]:
 top1 = gen.top1
 ranked = np.argsort(-gen.logits, axis=1, kind="stable")
 controls = {"Top-2 class Grad-CAM": w_cls[ranked[:, 1]], "median-ranked class Grad-CAM": w_cls[ranked[:, 500]]}
-hm = compute_heatmaps(ext, images, grads, w_cls[top1], progress=False, control_weights=controls)
+hm = compute_heatmaps(ext, images, grads, w_cls[top1], progress=True, control_weights=controls)
 # the maps' spatial means are the features the gradient was taken for (same pixel path as the cache)
 feat_gap = float(np.abs(hm.pooled - gen.features).max())
 print(f"map grid {hm.fid.shape[1:]}, max |pooled maps - cached features| = {feat_gap:.2e}")

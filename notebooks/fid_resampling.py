@@ -71,7 +71,7 @@ scale = (f"Scale: {cfg.profile} profile; real = {P.real} ({len(real)}), held-out
          f"{cfg.params.features.resolution} px; second opinions: {', '.join(world.spaces)}")
 print(scale)
 opt_kw = dict(method=R.method, max_iter=R.max_iter, tol=R.tol, patience=R.patience, dtype=R.dtype,
-              device=cfg.params.features.device if cfg.params.features.device != "auto" else "cpu")
+              device=cfg.params.features.device if cfg.params.features.device != "auto" else "cpu", progress=True)
 metrics = {"profile": cfg.profile, "eval_size": N, "pool": len(pool), "real": len(real), "method": R.method}
 
 # %% [markdown]

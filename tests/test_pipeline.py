@@ -62,6 +62,18 @@ def test_every_notebook_is_a_stage(repo):
         assert "papermill -k python3" in cmds
 
 
+def test_no_stage_is_silenced(repo):
+    """Issue 16: every stage shows progress in `dvc repro`'s log. Python stages never pass the
+    package's ``--no-progress``; notebook stages pass ``--log-output``, so papermill forwards the
+    kernel's progress lines (``--no-progress-bar`` only drops papermill's own per-cell bar)."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    for name, s in stages.items():
+        cmd = " ".join(str(s.get("cmd") or s["do"]["cmd"]).split())
+        assert not re.search(r"--no-progress(?!-bar)", cmd), f"{name} passes --no-progress: {cmd}"
+        if "papermill" in cmd:
+            assert "--log-output" in cmd, f"{name} runs papermill without --log-output: {cmd}"
+
+
 def test_mini_dag_resolves_without_paper_data(workspace):
     ws, _ = workspace
     params = yaml.safe_load((ws / "params.yaml").read_text())
@@ -98,6 +110,10 @@ def test_smoke_pipeline_runs_and_writes_outputs(workspace):
     # dc_runs talks (issue 16): its run counter and the probes' feature passes end on a complete plain line
     assert re.search(r"^runs: .*\| (\d+)/\1 ", log, re.M), log[-3000:]
     assert re.search(r"^probe features: .*\| (\d+)/\1 ", log, re.M), log[-3000:]
+    # ... and so do fid_features and the notebook stages (papermill --log-output forwards the kernel's lines)
+    assert re.search(r"^fid_features \S+: .*\| (\d+)/\1 ", log, re.M), log[-3000:]
+    assert re.search(r"heatmaps: .*\| (\d+)/\1 ", log), log[-3000:]
+    assert re.search(r"resampling \(\w+\): .*\| \d+/\d+ ", log), log[-3000:]
 
 
 def test_smoke_report_opens_in_a_browser(workspace, browser):

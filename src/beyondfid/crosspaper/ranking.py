@@ -145,13 +145,13 @@ def half_samples(inp: JudgeInputs, resamples: int, fraction: float, seed: int, p
                  ) -> list["pd.DataFrame"]:
     """``resamples`` replicates of :func:`judge_values` on ``fraction`` of the images, drawn without replacement
     (the real rows once per replicate, shared by the models); accuracies re-drawn hypergeometrically."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     if not 0 < fraction <= 1:
         raise CrossRankError(f"fraction must be in (0, 1], got {fraction}")
     out = []
     n_real = len(inp.real["effnet"])
-    for b in tqdm(range(resamples), desc="half-samples", disable=not progress):
+    for b in progress_bar(range(resamples), desc="half-samples", disable=not progress):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), b, 0x4A1F]))
         take = lambda n: np.sort(rng.choice(n, max(2, int(round(fraction * n))), replace=False))  # noqa: E731
         real_rows = take(n_real)

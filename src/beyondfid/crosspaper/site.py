@@ -216,9 +216,9 @@ def build_site(spec: ReportSpec, results: Path, profile: str, profile_raw: Mappi
     written = set()
     iterator = ipynbs
     if progress:
-        from tqdm import tqdm
+        from ..progress import progress_bar
 
-        iterator = tqdm(ipynbs, desc="nbconvert", unit="notebook")
+        iterator = progress_bar(ipynbs, desc="nbconvert", unit="notebook")
     for stage, nb in iterator:
         page = f"{nb.stem}.html" if nb.stem == stage else f"{stage}__{nb.stem}.html"
         save_text(nb_dir / page, notebook_html(nb, "../report.css", "../index.html", f"{stage}: {nb.name}"))

@@ -26,16 +26,16 @@ def parallel_map(fn: Callable[..., Any], jobs: Sequence[tuple], *, workers: int 
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     jobs = list(jobs)
     if workers <= 1 or len(jobs) <= 1:
         set_threads(threads)
-        return [fn(*j) for j in tqdm(jobs, desc=desc, disable=not progress or len(jobs) < 2)]
+        return [fn(*j) for j in progress_bar(jobs, desc=desc, disable=not progress or len(jobs) < 2)]
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"), initializer=set_threads,
                              initargs=(threads,)) as ex:
         futs = [ex.submit(fn, *j) for j in jobs]
-        bar = tqdm(total=len(futs), desc=desc, disable=not progress)
+        bar = progress_bar(total=len(futs), desc=desc, disable=not progress)
         out = []
         for f in futs:  # in input order; the pool works on all of them meanwhile
             out.append(f.result())

@@ -62,7 +62,8 @@ def _images_fp(source: Any, n: int) -> str:
 class _Writer:
     """Writes ``<set>__<space>.npz`` unless the index already holds the same fingerprint."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, progress: bool = False) -> None:
+        self.progress = progress
         self.dir = features_dir(cfg)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.index_path = self.dir / "index.json"
@@ -73,11 +74,15 @@ class _Writer:
         self.index: dict[str, Any] = {}
         self.computed: list[str] = []
 
-    def want(self, key: str, fingerprint: str, rows: int, compute: Callable[[], np.ndarray]) -> None:
+    def want(self, key: str, fingerprint: str, rows: int, compute: Callable[[Any], np.ndarray]) -> None:
+        """``compute(bar)`` returns the ``rows`` features and advances ``bar`` by the rows it has done."""
         entry = {"rows": rows, "fingerprint": fingerprint}
         path = self.dir / f"{key}.npz"
         if not (path.is_file() and self.old.get(key) == entry):
-            feats = compute()
+            from ..progress import progress_bar
+
+            with progress_bar(total=rows, desc=f"{STAGE} {key}", unit="img", disable=not self.progress) as bar:
+                feats = compute(bar)
             check_finite(key, {"features": feats})
             save_npz(path, features=feats.astype(np.float32))
             self.computed.append(key)
@@ -91,14 +96,15 @@ class _Writer:
         save_json(self.index_path, {"files": self.index})
 
 
-def _extract(extractor: Any, source: Any, n: int, chunk: int = 1024) -> np.ndarray:
+def _extract(extractor: Any, source: Any, n: int, bar: Any, chunk: int = 1024) -> np.ndarray:
     out = []
     for lo in range(0, n, chunk):
         out.append(_forward(extractor, source.get(lo, min(lo + chunk, n)))["features"])
+        bar.update(len(out[-1]))
     return np.concatenate(out) if out else np.zeros((0, extractor.dim), np.float32)
 
 
-def _classifier_features(model: Any, images: np.ndarray, batch: int = 1000) -> np.ndarray:
+def _classifier_features(model: Any, images: np.ndarray, bar: Any, batch: int = 1000) -> np.ndarray:
     import torch
 
     from ..zoo.classifier import to_float
@@ -107,6 +113,7 @@ def _classifier_features(model: Any, images: np.ndarray, batch: int = 1000) -> n
     with torch.no_grad():
         for lo in range(0, len(images), batch):
             out.append(model.features(to_float(images[lo:lo + batch])).float().numpy())
+            bar.update(len(out[-1]))
     return np.concatenate(out)
 
 
@@ -120,7 +127,7 @@ def run(cfg: Config, progress: bool = True) -> dict[str, Any]:
     world = World(cfg)
     P, F = cfg.params.fidclasses, cfg.params.fid_features
     f = cfg.params.features
-    out = _Writer(cfg)
+    out = _Writer(cfg, progress)
     code = _code_fp()
     from ..zoo.eval import eval_sets, load_eval
 
@@ -139,7 +146,7 @@ def run(cfg: Config, progress: bool = True) -> dict[str, Any]:
             if ext is None:
                 ext = get_extractor(space, device=f.device, weights=cfg.params.weights, root=cfg.root,
                                     profile=cfg.profile)
-            out.want(second_key(name, space), fp, len(src), lambda s=src, e=ext: _extract(e, s, len(s)))
+            out.want(second_key(name, space), fp, len(src), lambda bar, s=src, e=ext: _extract(e, s, len(s), bar))
 
     # 2. the sibling ImageNet network
     chosen, _ = select_comparison(world, F.compare_n)
@@ -158,17 +165,18 @@ def run(cfg: Config, progress: bool = True) -> dict[str, Any]:
             kw: dict[str, Any] = {"resolution": f.resolution} if F.sibling.startswith("effnet") else {}
             sib = get_extractor(F.sibling, device=f.device, weights_path=F.sibling_weights or None, root=cfg.root,
                                 **kw)
-        out.want(second_key(name, F.sibling), fp, n, lambda s=src, k=n: _extract(sib, s, k))
+        out.want(second_key(name, F.sibling), fp, n, lambda bar, s=src, k=n: _extract(sib, s, k, bar))
 
     # 3. classifier instances (seed 0 = the zoo's; more seeds trained here)
     seeds = F.classifier_seed_list
     if seeds:
-        out.index.update(_classifier_instances(cfg, world, seeds, code, out))
+        out.index.update(_classifier_instances(cfg, world, seeds, code, out, progress))
     out.finish()
     return {"files": out.index, "computed": out.computed, "comparison": chosen}
 
 
-def _classifier_instances(cfg: Config, world: World, seeds: tuple[int, ...], code: str, out: _Writer) -> dict:
+def _classifier_instances(cfg: Config, world: World, seeds: tuple[int, ...], code: str, out: _Writer,
+                          progress: bool = False) -> dict:
     from ..data import load_imageset
     from ..zoo.classifier import load_classifier, train_classifier
     from ..zoo.registry import zoo_dirs
@@ -189,7 +197,7 @@ def _classifier_instances(cfg: Config, world: World, seeds: tuple[int, ...], cod
         ccfg = zc.model_copy(update={"seed": seed})
         tag = hashlib.sha256(json.dumps(ccfg.model_dump(), sort_keys=True).encode()).hexdigest()[:10]
         ckpt = ck_dir / f"seed_{seed}_{tag}.pt"  # the recipe is in the name: a changed config never resumes
-        res = train_classifier(train, ccfg, ckpt, n_classes=len(train.class_names), progress=False)
+        res = train_classifier(train, ccfg, ckpt, n_classes=len(train.class_names), progress=progress)
         models[seed] = (res.model.eval(), sha256_file(ckpt))
     P, F = world.P, cfg.params.fid_features
     plan = [(P.real, F.sibling_real), (P.generated, F.sibling_generated), (P.heldout, None)]
@@ -200,7 +208,8 @@ def _classifier_instances(cfg: Config, world: World, seeds: tuple[int, ...], cod
             k = len(src) if n is None else min(n, len(src))
             imgs = src.get(0, k)
             fp = hashlib.sha256(f"{code}-clf{seed}-{ck}-{sha256_array(imgs)}".encode()).hexdigest()[:24]
-            out.want(second_key(name, f"classifier_s{seed}"), fp, k, lambda m=model, x=imgs: _classifier_features(m, x))
+            out.want(second_key(name, f"classifier_s{seed}"), fp, k,
+                     lambda bar, m=model, x=imgs: _classifier_features(m, x, bar))
     return {}
 
 

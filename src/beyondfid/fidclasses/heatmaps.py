@@ -184,9 +184,9 @@ def compute_heatmaps(extractor: Any, images: Any, grads: np.ndarray, class_weigh
     extra: dict[str, list[np.ndarray]] = {k: [] for k in [*controls, "activation"]}
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-        bar = tqdm(total=n, desc="heatmaps", unit="img")
+        bar = progress_bar(total=n, desc="heatmaps", unit="img")
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
         a = spatial_maps(extractor, np.asarray(get(lo, hi)))

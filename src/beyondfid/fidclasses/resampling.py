@@ -314,9 +314,9 @@ def optimize_weights(real_features: Any, candidate_features: Any, *, method: str
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-        bar = tqdm(total=max_iter, desc=f"resampling ({method})", unit="it")
+        bar = progress_bar(total=max_iter, desc=f"resampling ({method})", unit="it")
 
     p = _softmax(w)
     val, g = obj.value_and_grad(p)
