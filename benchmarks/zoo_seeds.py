@@ -34,7 +34,7 @@ from beyondfid.data import load_imageset
 from beyondfid.io import save_json
 from beyondfid.machine import machine_summary
 from beyondfid.zoo import registry as zoo
-from beyondfid.zoo.eval import compare, eval_context, evaluate_images, load_eval
+from beyondfid.zoo.eval import ZooEvalError, compare, eval_context, evaluate_images, load_eval, load_split
 from beyondfid.zoo.report import SEED_SPREAD_FILE
 
 METRICS = ("FID_effnet", "FD_ssl_contrastive", "FD_ssl_masked", "precision", "recall")
@@ -63,8 +63,13 @@ def main() -> None:
     cfg = load_config(args.profile, Path(args.root) / "params.yaml", args.root)
     seeds = [int(s) for s in args.seeds.split(",")]
     real_train = load_imageset(zoo.zoo_dirs(cfg)["splits"], "real_train")
-    ref = load_eval(cfg, "real_heldout")
     ctx = eval_context(cfg)
+    try:
+        ref = load_eval(cfg, "real_heldout")
+    except ZooEvalError:  # no zoo_eval output (e.g. a tree where only the encoders were built): evaluate it here
+        held = load_split(cfg, "real_heldout")
+        print("zoo_eval's real_heldout not found: evaluating real_heldout here, as an in-memory set")
+        ref = evaluate_images(cfg, held.get(0, len(held)), "real_heldout", ctx)
     results_path = Path(args.results) if args.results else Path(args.root) / SEED_SPREAD_FILE
     data = json.loads(results_path.read_text()) if results_path.is_file() else {}
     entry = data.setdefault(cfg.profile, {"models": {}})

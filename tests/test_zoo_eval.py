@@ -373,3 +373,22 @@ def test_zoo_report_builds_every_table_and_figure(zoo_root: Path, tmp_path: Path
     m = zr.zoo_metrics(cfg, table, copies, shares, snaps, pairs, labelled)
     json.dumps(m, allow_nan=False)
     assert set(m["zoo_table"]) >= set(MODELS) and 0 <= m["label_agreement"]["ddpm_cond"] <= 1
+
+
+def test_committed_seed_spread_is_consistent():
+    """The committed benchmark output: every std is the sample std of its own values (ddof 1), every mean their
+    mean, for at least two seeds; so the ± the zoo notebook shows is what the listed runs give."""
+    from beyondfid.zoo.report import SEED_SPREAD_FILE
+
+    path = Path(__file__).resolve().parents[1] / SEED_SPREAD_FILE
+    data = json.loads(path.read_text())
+    checked = 0
+    for profile, entry in data.items():
+        for model, metrics in entry.get("models", {}).items():
+            for name, m in metrics.items():
+                v = np.asarray(m["values"], dtype=np.float64)
+                assert len(v) == len(entry["seeds"]) >= 2, (profile, model, name)
+                assert m["mean"] == pytest.approx(v.mean(), rel=1e-12)
+                assert m["std"] == pytest.approx(v.std(ddof=1), rel=1e-12)
+                checked += 1
+    assert checked >= 5, f"{path} holds no measured spread (run benchmarks/zoo_seeds.py)"
