@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,6 +29,9 @@ from beyondfid.extractors import get_extractor
 from beyondfid.features import MICRO_BATCH, _forward
 from beyondfid.metrics import frechet_distance
 from beyondfid.stats import compute_stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fid_speed import timed  # noqa: E402
 
 
 def _forward_channels_last(ext, images: np.ndarray) -> np.ndarray:
@@ -42,15 +46,6 @@ def _forward_channels_last(ext, images: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _best_time(fn, repeats: int) -> tuple[float, np.ndarray]:
-    best, res = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        res = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, res
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1024)
@@ -61,8 +56,8 @@ def main() -> None:
     _forward(ext, images[:MICRO_BATCH])  # warm-up, both layouts
     _forward_channels_last(ext, images[:MICRO_BATCH])
     load = os.getloadavg()[0]
-    t_nchw, f_nchw = _best_time(lambda: _forward(ext, images)["features"], args.repeats)
-    t_cl, f_cl = _best_time(lambda: _forward_channels_last(ext, images), args.repeats)
+    f_nchw, t_nchw = timed(lambda: _forward(ext, images)["features"], args.repeats)
+    f_cl, t_cl = timed(lambda: _forward_channels_last(ext, images), args.repeats)
     half = len(images) // 2
 
     def fid(f: np.ndarray) -> float:
