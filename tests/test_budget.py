@@ -47,3 +47,27 @@ def test_timing_data_stands_in_for_real_train_on_a_fresh_clone(tmp_path):
     cfg = load_config("smoke", "params.yaml", tmp_path)  # no zoo_splits stage has run under tmp_path
     data = budget.timing_data(cfg, n=50)
     assert data.images.shape == (50, 1, 28, 28) and len(set(data.labels)) == 10
+
+
+def test_encoder_estimate_keeps_the_process_start_up_out_of_the_step_time(tmp_path, monkeypatch):
+    """Planted timings: a one-off start-up on the first call only, then a fixed time per step. The start-up
+    must not cancel the steps' time (it used to, giving 0 s per step) and must come out as the start-up."""
+    import time
+
+    from beyondfid.config import load_config
+    from beyondfid.zoo import ssl
+
+    startup, per_step, calls = 0.3, 0.02, []
+
+    def fake_train(train, ecfg, ckpt, *, progress, max_steps_this_call):
+        assert not ckpt.exists(), "every timed run must start from a fresh checkpoint"
+        time.sleep((startup if not calls else 0.0) + per_step * max_steps_this_call)
+        calls.append(max_steps_this_call)
+
+    monkeypatch.setattr(ssl, "train_ssl_contrastive", fake_train)
+    cfg = load_config("smoke", "params.yaml", tmp_path)
+    e = budget.estimate_encoder("ssl_contrastive", cfg, _toy(), steps=10, warmup=1)
+    assert calls == [1, 1, 11]
+    assert e.per_step_s == pytest.approx(per_step, rel=0.3)
+    assert e.startup_s == pytest.approx(startup, abs=0.1)
+    assert e.train_s == pytest.approx(e.per_step_s * cfg.params.zoo.ssl_contrastive.n_steps + e.startup_s)

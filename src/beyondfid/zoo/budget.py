@@ -17,6 +17,7 @@ the ``make repro`` plan (:mod:`beyondfid.zoo.plan`).
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -97,23 +98,29 @@ def estimate_generator(name: str, gcfg: GeneratorConfig, real_train: ImageSet, *
 
 def estimate_encoder(name: str, cfg: Config, real_train: ImageSet, *, steps: int = 20, warmup: int = 3) -> Estimate:
     """Projected training time of encoder ``name`` through its real training function (checkpoints
-    included): the time of ``warmup + steps`` steps minus that of ``warmup`` steps."""
+    included): the time of ``warmup + steps`` steps minus that of ``warmup`` steps, both measured after a
+    first run of ``warmup`` steps that absorbs the process's one-off start-up (first-call allocations,
+    kernel selection). Without it the start-up lands in the shorter run only and can cancel the steps'
+    time (the estimate then came out as 0 s per step)."""
     from . import classifier as clf
     from . import ssl
 
     ecfg = getattr(cfg.params.zoo, name)
     fn = {"ssl_contrastive": ssl.train_ssl_contrastive, "ssl_masked": ssl.train_ssl_masked}.get(name)
     with tempfile.TemporaryDirectory() as tmp:
+        calls = itertools.count()
+
         def run(n: int) -> float:
-            ckpt = Path(tmp) / f"{n}.pt"
+            ckpt = Path(tmp) / f"run{next(calls)}.pt"  # a fresh checkpoint per run: never resumed
             if fn is None:
                 return _timed(lambda: clf.train_classifier(real_train, ecfg, ckpt, progress=False,
                                                            max_steps_this_call=n))
             return _timed(lambda: fn(real_train, ecfg, ckpt, progress=False, max_steps_this_call=n))
 
+        t_first = run(warmup)
         t_warm = run(warmup)
         per_step = max(0.0, (run(warmup + steps) - t_warm) / steps)
-    startup = max(0.0, t_warm - warmup * per_step)
+    startup = max(0.0, t_first - warmup * per_step)
     return Estimate(name, per_step, ecfg.n_steps, startup, per_step * ecfg.n_steps + startup, 0.0, steps)
 
 
