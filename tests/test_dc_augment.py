@@ -7,8 +7,8 @@ import pytest
 
 from beyondfid.config import ClassifierConfig
 from beyondfid.data import ImageSet
-from beyondfid.distclass.augment import (SYNTH_OFFSET, AugmentError, generated_share, grid_points, mix, run_mixing,
-                                         summarise_mixing)
+from beyondfid.distclass.augment import (SYNTH_OFFSET, AugmentError, generated_share, grid_points, inputs_digest, mix,
+                                         run_mixing, summarise_mixing)
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +98,20 @@ def test_unlabelled_variants_and_tables():
     assert t["our error (%)"].tolist() == ["15.00 ± 7.07", "30.00 ± 0.00"]
     summ = pd.DataFrame([{"mode": "replace", "alpha": 0.5, "mean": 0.9, "std": 0.01, "seeds": 3}])
     assert fig6_table(summ, "s")["our accuracy (%)"].tolist() == ["90.00 ± 1.00"]
+
+
+def test_a_changed_generated_set_is_trained_again_not_read_from_the_cache(tmp_path):
+    """The cache is keyed by the inputs' content: after the generator is 'retrained' (here: its labels
+    scrambled), the same ckpt_dir must give the new set's result, not the old checkpoints'."""
+    real, held = _set("real", 30, 0, 0), _set("held", 20, 0, 2)
+    good = _set("synth", 30, 0, 1)
+    bad = ImageSet("synth", good.images, (good.labels + 1) % 3, good.class_names)
+    cfg = ClassifierConfig(width=4, n_steps=40, batch_size=16, lr=0.01, seed=0, ckpt_every=20)
+    before = run_mixing(real, good, held, [1.0], seeds=[0], cfg=cfg, ckpt_dir=tmp_path).set_index("mode")
+    after = run_mixing(real, bad, held, [1.0], seeds=[0], cfg=cfg, ckpt_dir=tmp_path).set_index("mode")
+    assert before.loc["replace", "accuracy"] > 0.9 and after.loc["replace", "accuracy"] < 0.2
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2       # one folder per input digest
+    changed = cfg.model_copy(update={"lr": 0.02})
+    assert inputs_digest([real, good], cfg) == inputs_digest([real, good], cfg.model_copy())
+    assert inputs_digest([real, good], changed) != inputs_digest([real, good], cfg)
+    assert inputs_digest([real, bad], cfg) != inputs_digest([real, good], cfg)

@@ -85,3 +85,50 @@ def test_run_cache_and_worker_pool_agree_with_one_process(zoo_like, tmp_path):
     for s in specs:
         assert ddp[s.run_id].world_size == 2
         assert ddp[s.run_id].history == one[s.run_id].history and ddp[s.run_id].record == one[s.run_id].record
+
+
+def test_a_run_trained_on_other_pixels_is_trained_again(zoo_like, tmp_path):
+    """Run ids name pools, not pixels: when a pool's images change (a zoo model retrained), the finished
+    result and a half-trained checkpoint must both be discarded, and the run must equal a fresh one."""
+    import shutil
+
+    from beyondfid.distclass import runs
+    from beyondfid.distclass.runs import collect, execute, pool_digests, recorded_pools, run_dir
+
+    cfg0, _, b = zoo_like
+    cfg = load_config("smoke", REPO / "params.yaml", tmp_path / "repo")  # a private copy of the zoo
+    shutil.copytree(cfg0.artifacts / "zoo", cfg.artifacts / "zoo")
+    recipe = RECIPE.model_copy(update={"epochs": 1.0, "min_steps": 4, "ckpt_every": 1})
+    spec = RunSpec(TaskSpec(("real_half_a", "ddpm_s"), 40, 20), "resnet", ARCH, recipe, 0, "t")
+    runner = DCRunnerConfig(workers=1, threads=1)
+    runs._POOLS.clear()
+    old = pool_digests(cfg, spec.task)
+    first = run_all(cfg, [spec], tmp_path / "runs", progress=False, runner=runner)[spec.run_id]
+    assert recorded_pools(run_dir(tmp_path / "runs", spec)) == old
+    assert collect(tmp_path / "runs", [spec], cfg)[1] == []                    # unchanged pixels: reused
+
+    save_npz(cfg.artifacts / "zoo" / "models" / "ddpm_s" / "samples.npz", images=255 - b)  # 'retrained'
+    runs._POOLS.clear()  # this process's pool cache (a stage is one process; the test changes files mid-way)
+    new = pool_digests(cfg, spec.task)
+    assert new["ddpm_s"] != old["ddpm_s"] and new["real_half_a"] == old["real_half_a"]
+    assert collect(tmp_path / "runs", [spec], cfg)[1] == [spec]                # stale: to run again
+    assert collect(tmp_path / "runs", [spec])[1] == []                         # (without cfg: not checked)
+    with pytest.warns(UserWarning, match="other images of ddpm_s"):
+        second = run_all(cfg, [spec], tmp_path / "runs", progress=False, runner=runner)[spec.run_id]
+    fresh = run_all(cfg, [spec], tmp_path / "fresh", progress=False, runner=runner)[spec.run_id]
+    assert second.history == fresh.history and second.record == fresh.record
+    assert second.history != first.history
+    assert recorded_pools(run_dir(tmp_path / "runs", spec)) == new
+
+    # a half-trained checkpoint of the old pixels is not resumed either
+    save_npz(cfg.artifacts / "zoo" / "models" / "ddpm_s" / "samples.npz", images=b)
+    runs._POOLS.clear()
+    (run_dir(tmp_path / "runs", spec) / runs.RESULT).unlink()
+    (run_dir(tmp_path / "runs", spec) / "ckpt.pt").unlink()
+    assert execute(cfg, spec, tmp_path / "runs", progress=False, max_steps_this_call=1) is None
+    assert recorded_pools(run_dir(tmp_path / "runs", spec)) == old               # from the checkpoint's meta
+    save_npz(cfg.artifacts / "zoo" / "models" / "ddpm_s" / "samples.npz", images=255 - b)
+    runs._POOLS.clear()
+    with pytest.warns(UserWarning, match="other images of ddpm_s"):
+        resumed = execute(cfg, spec, tmp_path / "runs", progress=False)
+    assert resumed.history == fresh.history and resumed.record == fresh.record

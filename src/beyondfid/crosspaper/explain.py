@@ -116,16 +116,17 @@ def explain_model(cfg: Config, model: str, arch: str, *, modes: int, per_mode: i
     against the real class's pool, and compare the two sets (module docstring)."""
     from ..distclass.experiments import runs_root
     from ..distclass.predict import predict_proba, restore_classifier
-    from ..distclass.runs import RunError, load_result, run_dir
+    from ..distclass.runs import RunError, load_result, pool_digests, run_dir
     from ..distclass.task import build_task
     from ..finc.model_bias import run_model_bias
     from ..zoo.eval import load_eval
 
     spec = table2_spec(cfg, model, arch)
     root = runs_root(cfg)
-    stored = load_result(root, spec)
+    stored = load_result(root, spec, pool_digests(cfg, spec.task))
     if stored is None:
-        raise RunError(f"the Table 2 run {spec.run_id} ({arch}, {model}) is not in {root}; run `dvc repro dc_runs`")
+        raise RunError(f"the Table 2 run {spec.run_id} ({arch}, {model}) is not in {root}, or was trained on other "
+                       f"images than the current pools; run `dvc repro dc_runs`")
     cache = {} if cache is None else cache
     task = build_task(cfg, spec.task, cache=cache)
     clf = restore_classifier(task.x_train, task.n_classes, spec.arch, spec.recipe, seed=spec.seed,

@@ -216,17 +216,17 @@ def rank_table(values: "pd.DataFrame") -> "pd.DataFrame":
 def table2_counts(cfg: Any, models: Sequence[str], archs: Sequence[str]) -> dict[tuple[str, str], tuple[int, int]]:
     """``(model, arch) -> (correct, n)`` of the ``dc_runs`` stage's Table 2 runs (real class vs the model)."""
     from ..distclass.experiments import runs_root
-    from ..distclass.runs import RunError, load_result
+    from ..distclass.runs import RunError, load_result, pool_digests
     from .explain import table2_spec
 
     out = {}
     for m in models:
         for a in archs:
             spec = table2_spec(cfg, m, a)
-            res = load_result(runs_root(cfg), spec)
+            res = load_result(runs_root(cfg), spec, pool_digests(cfg, spec.task))
             if res is None:
-                raise RunError(f"the Table 2 run {spec.run_id} ({a}, {m}) is not in {runs_root(cfg)}; "
-                               f"run `dvc repro dc_runs`")
+                raise RunError(f"the Table 2 run {spec.run_id} ({a}, {m}) is not in {runs_root(cfg)}, or was trained "
+                               f"on other images than the current pools; run `dvc repro dc_runs`")
             out[(m, a)] = (res.record.correct, res.record.n)
     return out
 

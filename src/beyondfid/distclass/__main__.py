@@ -57,12 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
         from .experiments import all_runs, runs_root
         from .probes import extract_all
-        from .runs import load_result, run_all
+        from .runs import load_result, pool_digests, run_all
 
         specs = all_runs(cfg)
         if args.list:
             for sp in specs:
-                done = load_result(runs_root(cfg), sp) is not None
+                done = load_result(runs_root(cfg), sp, pool_digests(cfg, sp.task)) is not None
                 print(sp.run_id, "done" if done else "todo", sp.tag, sp.arch_name,
                       " vs ".join(sp.task.class_names), sp.task.n_train)
             return 0

@@ -9,6 +9,10 @@ the zoo's AnimalShape classifier, and the test set ``real_heldout``.
 Both mixes work class by class, so that every class keeps its share: for class ``c`` with
 ``n_c`` real images, ``round(alpha * n_c)`` of them are swapped for (replace) or joined by
 (augment) generated images of class ``c``.
+
+Runs are cached as checkpoints under ``<ckpt_dir>/<inputs digest>/``: the digest covers the real and
+generated images and labels and the run settings (:func:`inputs_digest`), so a retrained generator
+or a changed setting trains new runs instead of reusing checkpoints of other inputs.
 """
 
 from __future__ import annotations
@@ -91,6 +95,18 @@ def _mix_job(real: ImageSet, synth: ImageSet, heldout: ImageSet, mode: str, alph
             "accuracy": res.heldout_accuracy, "train_seconds": res.log.wall_time}
 
 
+def inputs_digest(sets: Sequence[ImageSet], settings) -> str:
+    """16 hex digits of SHA-256 over every set's images and labels and the settings (a pydantic model)."""
+    import hashlib
+    import json
+
+    from ..io import sha256_array
+
+    parts = [[s.name, sha256_array(s.images), sha256_array(np.asarray(s.labels))] for s in sets]
+    key = json.dumps([parts, settings.model_dump(mode="json")], sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def run_mixing(real: ImageSet, synth: ImageSet, heldout: ImageSet, alphas: Sequence[float], seeds: Sequence[int],
                cfg: ClassifierConfig, ckpt_dir: str | Path, *, workers: int = 1, threads: int = 1,
                progress: bool = False):
@@ -98,13 +114,14 @@ def run_mixing(real: ImageSet, synth: ImageSet, heldout: ImageSet, alphas: Seque
 
     The seed sets both the mix (which real images are swapped, which generated ones drawn) and the
     classifier's initialisation and batches. Every run has ``cfg.n_steps`` steps (equal compute),
-    and resumes from its checkpoint in ``ckpt_dir``. Returns one row per run.
+    and resumes from its checkpoint in ``ckpt_dir/<inputs digest>``. Returns one row per run.
     """
     import pandas as pd
 
     from .pool import parallel_map
 
-    jobs = [(real, synth, heldout, mode, alpha, seed, cfg, str(Path(ckpt_dir) / f"{mode}_{alpha:g}_seed{seed}.pt"))
+    folder = Path(ckpt_dir) / inputs_digest([real, synth], cfg)
+    jobs = [(real, synth, heldout, mode, alpha, seed, cfg, str(folder / f"{mode}_{alpha:g}_seed{seed}.pt"))
             for mode, alpha in grid_points(alphas) for seed in seeds]
     return pd.DataFrame(parallel_map(_mix_job, jobs, workers=workers, threads=threads, progress=progress,
                                      desc="replace/augment"))
@@ -176,12 +193,13 @@ def _semisup_job(real: ImageSet, synth: ImageSet, test: ImageSet, sc, algorithm:
 
 def run_semisup(real: ImageSet, synth: ImageSet, test: ImageSet, sc, seeds: Sequence[int], ckpt_dir: str | Path,
                 *, variants: Sequence[str] = VARIANTS, workers: int = 1, threads: int = 1, progress: bool = False):
-    """Every (algorithm, variant, seed) of Table 8: error rate on ``test``; resumable from ``ckpt_dir``."""
+    """Every (algorithm, variant, seed) of Table 8: error rate on ``test``; resumable from ``ckpt_dir/<inputs digest>``."""
     import pandas as pd
 
     from .pool import parallel_map
 
-    jobs = [(real, synth, test, sc, a, v, s, str(Path(ckpt_dir) / f"{a}_{v}_seed{s}.pt"))
+    folder = Path(ckpt_dir) / inputs_digest([real, synth], sc)
+    jobs = [(real, synth, test, sc, a, v, s, str(folder / f"{a}_{v}_seed{s}.pt"))
             for a in sc.algorithm_names for v in variants for s in seeds]
     return pd.DataFrame(parallel_map(_semisup_job, jobs, workers=workers, threads=threads, progress=progress,
                                      desc="semi-supervised"))

@@ -223,20 +223,24 @@ def execute_setting(cfg, run: SettingRun, root, progress: bool = False):
     :func:`~beyondfid.distclass.train.train_task` as every issue-13 run.
     """
     from ..io import save_json
+    from .runs import discard_stale, pool_digests
     from .task import build_task
     from .train import RunResult, train_task
 
     d = Path(root) / run.run_id
+    spec = run.spec
+    pools = pool_digests(cfg, spec.task, _POOLS)
+    discard_stale(d, pools)  # trained on other pixels (e.g. a retrained zoo model): train again
     if (d / "result.json").is_file():
         return RunResult.from_dict(json.loads((d / "result.json").read_text())["result"])
     d.mkdir(parents=True, exist_ok=True)
-    spec = run.spec
     task = transform_task(build_task(cfg, spec.task, cache=_POOLS), run.setting.key(), seed=spec.seed)
     res = train_task(task, spec.arch, spec.recipe, seed=spec.seed, ckpt_path=d / "ckpt.pt", progress=progress,
                      desc=f"{spec.tag}:{run.setting.label}"[:60],
                      meta={"task": json.dumps(spec.task.to_dict(), sort_keys=True),
-                           "transform": json.dumps(run.setting.key(), sort_keys=True)})
-    save_json(d / "result.json", {"run": run.to_dict(), "result": res.to_dict()})
+                           "transform": json.dumps(run.setting.key(), sort_keys=True),
+                           "pools": json.dumps(pools, sort_keys=True)})
+    save_json(d / "result.json", {"run": run.to_dict(), "pools": pools, "result": res.to_dict()})
     return res
 
 
@@ -251,8 +255,11 @@ def run_settings(cfg, runs, root, *, workers: int = 1, threads: int = 1, progres
     ``workers`` processes with ``threads`` torch threads each (as ``distclass.runner``'s local launcher)."""
     from .pool import parallel_map
 
+    from .runs import pool_digests, recorded_pools
+
     runs = list({r.run_id: r for r in runs}.values())
-    todo = [r for r in runs if not (Path(root) / r.run_id / "result.json").is_file()]
+    todo = [r for r in runs if not (Path(root) / r.run_id / "result.json").is_file()
+            or recorded_pools(Path(root) / r.run_id) != pool_digests(cfg, r.spec.task, _POOLS)]
     todo.sort(key=lambda r: -r.spec.cost)
     parallel_map(_setting_worker, [(cfg, r.to_dict(), str(root)) for r in todo], workers=workers, threads=threads,
                  progress=progress, desc="runs")

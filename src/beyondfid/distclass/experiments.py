@@ -107,8 +107,9 @@ def stage_results(cfg: Config, stage: str) -> tuple[list[RunSpec], dict]:
 
     specs = stage_plan(cfg, stage)
     root = runs_root(cfg)
-    out, missing = collect(root, specs)
+    out, missing = collect(root, specs, cfg)
     if missing:
-        raise RunError(f"{len(missing)} run(s) of {stage} are not in {root}; run `dvc repro dc_runs` "
+        raise RunError(f"{len(missing)} run(s) of {stage} are not in {root}, or were trained on other images than "
+                       f"the current pools; run `dvc repro dc_runs` "
                        f"(first missing: {missing[0].tag}, {missing[0].arch_name}, {missing[0].task.class_names})")
     return specs, out

@@ -14,6 +14,12 @@ resumable training state) and, when finished, ``result.json`` (the spec and the
 A run's result does not depend on the launcher (tested: 1 vs 2 processes), so results computed
 one way are reused by the other. An interrupted stage resumes: finished runs are read back,
 a half-trained run continues from its checkpoint.
+
+The run id names the pools, not their pixels, so ``result.json`` and the checkpoint also record the
+SHA-256 of every pool the run trained on (:func:`pool_digests`). A run folder written for other
+pixels (a zoo model retrained with new settings, a changed real split) is stale: :func:`collect`
+counts it as missing and :func:`execute` deletes it and trains again, so a persisted cache is never
+reused for images it did not see.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..config import Config, DCArchConfig, DCRunnerConfig, DCTrainConfig
-from ..io import save_json, save_text
+from ..io import save_json, save_text, sha256_array
 from .parallel import Dist, barrier, init_distributed
 from .task import TaskSpec, build_task
 from .train import RunResult, train_task
@@ -82,23 +88,73 @@ def run_dir(root: str | Path, spec: RunSpec) -> Path:
     return Path(root) / spec.run_id
 
 
-def load_result(root: str | Path, spec: RunSpec) -> RunResult | None:
-    """The stored result of ``spec``, or ``None`` if it has not finished."""
+def load_result(root: str | Path, spec: RunSpec, pools: dict[str, str] | None = None) -> RunResult | None:
+    """The stored result of ``spec``, or ``None`` if it has not finished, or (``pools`` given, see
+    :func:`pool_digests`) if it was trained on other pixels than those."""
     path = run_dir(root, spec) / RESULT
     if not path.is_file():
         return None
     d = json.loads(path.read_text())
     if d.get("spec", {}).get("task") != spec.task.to_dict() or d["spec"].get("seed") != spec.seed:
         raise RunError(f"{path} belongs to another run (hash collision or edited file); delete the folder")
+    if pools is not None and d.get("pools") != pools:
+        return None
     return RunResult.from_dict(d["result"])
 
 
-def collect(root: str | Path, specs: Iterable[RunSpec]) -> tuple[dict[str, RunResult], list[RunSpec]]:
-    """The finished results among ``specs`` (``run_id -> RunResult``) and the specs still to run."""
+_POOLS: dict[str, np.ndarray] = {}  # pools loaded by this process (shared by its runs)
+
+
+def pool_digests(cfg: Config, task: TaskSpec, cache: dict[str, np.ndarray] | None = None) -> dict[str, str]:
+    """``source -> SHA-256`` of every pool of ``task``, as loaded through the pixel path (``cache`` as in
+    :func:`~beyondfid.distclass.task.build_task`; this process's pools by default)."""
+    from .pixels import load_pool
+
+    cache = _POOLS if cache is None else cache
+    for ref in task.classes:
+        if ref.source not in cache:
+            cache[ref.source] = load_pool(cfg, ref.source)
+    return {src: sha256_array(cache[src]) for src in sorted({ref.source for ref in task.classes})}
+
+
+def recorded_pools(folder: str | Path) -> dict[str, str] | None:
+    """The pool digests a run folder was written for: from ``result.json``, else from ``ckpt.pt``'s meta
+    (``{}`` if they predate the digests); ``None`` if the folder holds neither file."""
+    folder = Path(folder)
+    if (folder / RESULT).is_file():
+        return json.loads((folder / RESULT).read_text()).get("pools", {})
+    if (folder / "ckpt.pt").is_file():
+        from ..zoo.training import load_checkpoint
+
+        return json.loads(load_checkpoint(folder / "ckpt.pt").get("meta", {}).get("pools", "{}"))
+    return None
+
+
+def discard_stale(folder: str | Path, pools: dict[str, str]) -> bool:
+    """Delete ``result.json`` and ``ckpt.pt`` of a run folder written for other pool digests (a warning
+    names the pools that changed); ``True`` if something was deleted."""
+    import warnings
+
+    folder = Path(folder)
+    recorded = recorded_pools(folder)
+    if recorded is None or recorded == pools:
+        return False
+    changed = sorted(k for k in set(recorded) | set(pools) if recorded.get(k) != pools.get(k)) or ["(no digests)"]
+    warnings.warn(f"{folder}: trained on other images of {', '.join(changed)}; discarding it and training again",
+                  stacklevel=2)
+    (folder / RESULT).unlink(missing_ok=True)
+    (folder / "ckpt.pt").unlink(missing_ok=True)
+    return True
+
+
+def collect(root: str | Path, specs: Iterable[RunSpec],
+            cfg: Config | None = None) -> tuple[dict[str, RunResult], list[RunSpec]]:
+    """The finished results among ``specs`` (``run_id -> RunResult``) and the specs still to run. With
+    ``cfg``, a result trained on other pixels than the pools' current ones counts as still to run."""
     done: dict[str, RunResult] = {}
     missing = []
     for s in specs:
-        r = load_result(root, s)
+        r = load_result(root, s, pool_digests(cfg, s.task) if cfg is not None else None)
         if r is None:
             missing.append(s)
         else:
@@ -106,25 +162,27 @@ def collect(root: str | Path, specs: Iterable[RunSpec]) -> tuple[dict[str, RunRe
     return done, missing
 
 
-_POOLS: dict[str, np.ndarray] = {}  # pools loaded by this process (shared by its runs)
-
-
 def execute(cfg: Config, spec: RunSpec, root: str | Path, *, progress: bool = True, dist: Dist | None = None,
             max_steps_this_call: int | None = None) -> RunResult | None:
     """Train and evaluate ``spec`` (or read its finished result); rank 0 writes ``result.json``."""
-    found = load_result(root, spec)
+    dist = dist or init_distributed(cfg.params.distclass.runner.device)
+    pools = pool_digests(cfg, spec.task)
+    d = run_dir(root, spec)
+    if dist.is_main:
+        discard_stale(d, pools)
+    barrier(dist)
+    found = load_result(root, spec, pools)
     if found is not None:
         return found
-    d = run_dir(root, spec)
     d.mkdir(parents=True, exist_ok=True)
-    dist = dist or init_distributed(cfg.params.distclass.runner.device)
     task = build_task(cfg, spec.task, cache=_POOLS)
     label = f"{spec.tag}:{spec.arch_name}:{'/'.join(spec.task.class_names)}"
     res = train_task(task, spec.arch, spec.recipe, seed=spec.seed, ckpt_path=d / "ckpt.pt", desc=label[:60],
                      progress=progress, dist=dist, max_steps_this_call=max_steps_this_call,
-                     meta={"task": json.dumps(spec.task.to_dict(), sort_keys=True)})
+                     meta={"task": json.dumps(spec.task.to_dict(), sort_keys=True),
+                           "pools": json.dumps(pools, sort_keys=True)})
     if res is not None and dist.is_main:
-        save_json(d / RESULT, {"spec": spec.to_dict(), "result": res.to_dict()})
+        save_json(d / RESULT, {"spec": spec.to_dict(), "pools": pools, "result": res.to_dict()})
     barrier(dist)
     return res
 
@@ -134,7 +192,10 @@ def _worker_init(threads: int) -> None:
 
     if threads:
         torch.set_num_threads(threads)
-        torch.set_num_interop_threads(1)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # this process already ran parallel work (in-process runner): keep its pool
+            pass
 
 
 def _worker(cfg: Config, spec_dict: dict[str, Any], root: str) -> dict[str, Any]:
@@ -172,7 +233,7 @@ def run_all(cfg: Config, specs: Iterable[RunSpec], root: str | Path, *, progress
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rc = runner or cfg.params.distclass.runner
-    out, todo = collect(root, list({s.run_id: s for s in specs}.values()))
+    out, todo = collect(root, list({s.run_id: s for s in specs}.values()), cfg)
     todo.sort(key=lambda s: -s.cost)
     if todo and rc.launcher == "torchrun":
         _torchrun(cfg, todo, root, rc)
@@ -189,7 +250,7 @@ def run_all(cfg: Config, specs: Iterable[RunSpec], root: str | Path, *, progress
         for s in progress_bar(todo, desc="runs", unit="run", disable=not progress or len(todo) < 2):
             execute(cfg, s, root, progress=progress, dist=Dist())
     for s in todo:
-        r = load_result(root, s)
+        r = load_result(root, s, pool_digests(cfg, s.task))
         if r is None:
             raise RunError(f"run {s.run_id} ({s.tag}, {s.arch_name}, {s.task.class_names}) produced no result")
         out[s.run_id] = r
