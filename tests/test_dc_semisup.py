@@ -134,3 +134,29 @@ def test_training_learns_a_planted_task_and_resumes_bit_for_bit(algorithm, tmp_p
         for k in sa[name]:
             assert torch.equal(sa[name][k], sb[name][k]), (name, k)
     assert again.test_error == res.test_error
+
+
+def test_precision_is_recorded_and_a_checkpoint_is_not_resumed_at_another():
+    """bf16 autocast (the mini default on a CPU with native bf16) learns the planted task as float32 does,
+    the checkpoint records the precision, and resuming it at another precision is refused by name."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from beyondfid.zoo.training import CheckpointError
+
+    train, test = _planted(40, 0), _planted(50, 1)
+    lab = train.take(labelled_subset(train, 4, seed=0))
+    with tempfile.TemporaryDirectory() as d:
+        errors = {}
+        for prec in ("fp32", "bf16"):
+            s = dataclasses.replace(_settings("freematch"), precision=prec)
+            res = train_semisup(lab, train.images, s, Path(d) / f"{prec}.pt", test=test, n_classes=2, progress=False)
+            assert load_checkpoint(Path(d) / f"{prec}.pt")["meta"]["precision"] == prec
+            errors[prec] = res.test_error
+        assert errors["fp32"] < 0.2 and errors["bf16"] < 0.2, errors
+        half = dataclasses.replace(_settings("freematch"), precision="fp32")
+        train_semisup(lab, train.images, half, Path(d) / "half.pt", n_classes=2, progress=False, max_steps_this_call=5)
+        with pytest.raises(CheckpointError, match="precision"):
+            train_semisup(lab, train.images, dataclasses.replace(half, precision="bf16"), Path(d) / "half.pt",
+                          n_classes=2, progress=False)

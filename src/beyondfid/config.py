@@ -991,6 +991,8 @@ class DcSemiSupConfig(_Strict):
     ema_model: float = Field(ge=0.0, lt=1.0, description="EMA decay of the evaluated weights")
     width: int = Field(ge=4, le=256, description="AnimalCNN width (the supervised classifier's network)")
     ckpt_every: int = Field(100, ge=1)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="forward passes: bf16 autocast where the CPU has native bf16 (auto), or fixed")
 
     @property
     def algorithm_names(self) -> tuple[str, ...]:

@@ -174,7 +174,7 @@ def semisup_settings(sc, algorithm: str, seed: int):
     return SemiSupSettings(algorithm=algorithm, n_steps=sc.n_steps, batch_size=sc.batch_size, uratio=sc.uratio,
                            lr=sc.lr, weight_decay=sc.weight_decay, tau=sc.tau, ema_p=sc.ema_p, w_u=sc.w_u,
                            w_f=sc.w_f, ema_model=sc.ema_model, width=sc.width, seed=int(seed),
-                           ckpt_every=sc.ckpt_every)
+                           ckpt_every=sc.ckpt_every, precision=sc.precision)
 
 
 def _semisup_job(real: ImageSet, synth: ImageSet, test: ImageSet, sc, algorithm: str, variant: str, seed: int,

@@ -28,6 +28,11 @@ The algorithms differ only in ``mask_b``:
 The threshold states are module buffers, so :func:`beyondfid.zoo.training.fit` checkpoints and
 resumes them with the weights. Evaluation uses an exponential moving average of the weights and
 BatchNorm buffers (``torch.optim.swa_utils.AveragedModel``).
+
+The network trains in channels-last layout, with its forward pass under bf16 autocast where the CPU
+computes bf16 natively (``precision: auto``, as the zoo's supervised AnimalCNN; losses, thresholds
+and optimiser states stay float32). ``benchmarks/semisup_precision.py`` measured that at 2.15x
+float32 on the mini step (from 2026-12-04; Table 8's runs before that date are float32).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..data import ImageSet
 from ..zoo.classifier import AnimalCNN, predict_labels, to_float
-from ..zoo.training import TrainLog, deterministic, fit
+from ..zoo.training import TrainLog, autocast, deterministic, fit, resolve_precision
 from ..zoo.transforms import random_affine
 
 Algorithm = Literal["fixmatch", "freematch", "flexmatch"]
@@ -218,6 +223,7 @@ class SemiSupSettings:
     width: int
     seed: int
     ckpt_every: int = 100
+    precision: str = "auto"  # forward passes: "auto" (bf16 where native), "fp32" or "bf16"
 
 
 @dataclass
@@ -258,7 +264,7 @@ def train_semisup(labelled: ImageSet, unlabelled: np.ndarray, s: SemiSupSettings
     if labelled.labels.min() < 0 or labelled.labels.max() >= n_classes:
         raise SemiSupError(f"labels must lie in 0..{n_classes - 1}")
     with deterministic(s.seed):
-        model = AnimalCNN(n_classes, s.width)
+        model = AnimalCNN(n_classes, s.width).to(memory_format=torch.channels_last)
     # EMA of weights and buffers (BatchNorm statistics) for evaluation, torch's ready part
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(s.ema_model), use_buffers=True)
     modules: dict[str, nn.Module] = {"model": model, "ema": ema}
@@ -274,6 +280,7 @@ def train_semisup(labelled: ImageSet, unlabelled: np.ndarray, s: SemiSupSettings
     yl = torch.from_numpy(labelled.labels)
     xu = to_float(np.asarray(unlabelled)).add(1).div(2)
     nl, nu, bu = len(xl), len(xu), s.batch_size * s.uratio
+    precision = resolve_precision(s.precision)
 
     def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
         model.train()
@@ -284,7 +291,9 @@ def train_semisup(labelled: ImageSet, unlabelled: np.ndarray, s: SemiSupSettings
         x_l = weak_augment(xl[il], gen)
         x_w = weak_augment(xu[iu], gen)
         x_s = strong_augment(xu[iu], gen)
-        logits = model(torch.cat([x_l, x_w, x_s]) * 2 - 1)   # one forward, as USB's use_cat
+        x = (torch.cat([x_l, x_w, x_s]) * 2 - 1).contiguous(memory_format=torch.channels_last)
+        with autocast(precision):
+            logits = model(x).float()   # one forward, as USB's use_cat
         lg_l, lg_w, lg_s = logits[: s.batch_size], logits[s.batch_size: s.batch_size + bu], logits[s.batch_size + bu:]
         sup = F.cross_entropy(lg_l, yl[il])
         probs_w = lg_w.detach().softmax(dim=1)
@@ -305,7 +314,7 @@ def train_semisup(labelled: ImageSet, unlabelled: np.ndarray, s: SemiSupSettings
         return {"loss": loss.item(), "sup_loss": sup.item(), "unsup_loss": unsup.item(),
                 "fair_loss": float(fair.detach()), "mask_ratio": mask.mean().item()}
 
-    meta = {"algorithm": s.algorithm, "n_labelled": str(nl), "n_unlabelled": str(nu)}
+    meta = {"algorithm": s.algorithm, "n_labelled": str(nl), "n_unlabelled": str(nu), "precision": precision}
     log = fit(step_fn, modules, {"opt": opt}, n_steps=s.n_steps, ckpt_path=ckpt_path, seed=s.seed,
               ckpt_every=s.ckpt_every, desc=s.algorithm, progress=progress, max_steps_this_call=max_steps_this_call,
               meta=meta)
