@@ -132,3 +132,15 @@ def test_a_run_trained_on_other_pixels_is_trained_again(zoo_like, tmp_path):
     with pytest.warns(UserWarning, match="other images of ddpm_s"):
         resumed = execute(cfg, spec, tmp_path / "runs", progress=False)
     assert resumed.history == fresh.history and resumed.record == fresh.record
+
+
+def test_a_run_folder_without_digests_is_discarded_with_its_reason(tmp_path):
+    from beyondfid.distclass.runs import RESULT, discard_stale
+
+    (tmp_path / RESULT).write_text('{"spec": {}, "result": {}}')  # as written before the digests existed
+    with pytest.warns(UserWarning, match="records no pool digests"):
+        assert discard_stale(tmp_path, {"ddpm_s": "ab"})
+    assert not (tmp_path / RESULT).exists()
+    assert not discard_stale(tmp_path, {"ddpm_s": "ab"})                        # nothing left to discard
+    save_json(tmp_path / RESULT, {"pools": {"ddpm_s": "ab"}})
+    assert not discard_stale(tmp_path, {"ddpm_s": "ab"}) and (tmp_path / RESULT).exists()  # fresh: kept

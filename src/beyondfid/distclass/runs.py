@@ -139,9 +139,12 @@ def discard_stale(folder: str | Path, pools: dict[str, str]) -> bool:
     recorded = recorded_pools(folder)
     if recorded is None or recorded == pools:
         return False
-    changed = sorted(k for k in set(recorded) | set(pools) if recorded.get(k) != pools.get(k)) or ["(no digests)"]
-    warnings.warn(f"{folder}: trained on other images of {', '.join(changed)}; discarding it and training again",
-                  stacklevel=2)
+    if recorded:
+        changed = sorted(k for k in set(recorded) | set(pools) if recorded.get(k) != pools.get(k))
+        why = f"trained on other images of {', '.join(changed)}"
+    else:
+        why = "records no pool digests (written before they were checked), so its images are unknown"
+    warnings.warn(f"{folder}: {why}; discarding it and training again", stacklevel=2)
     (folder / RESULT).unlink(missing_ok=True)
     (folder / "ckpt.pt").unlink(missing_ok=True)
     return True
