@@ -193,7 +193,8 @@ def _semisup_job(real: ImageSet, synth: ImageSet, test: ImageSet, sc, algorithm:
 
 def run_semisup(real: ImageSet, synth: ImageSet, test: ImageSet, sc, seeds: Sequence[int], ckpt_dir: str | Path,
                 *, variants: Sequence[str] = VARIANTS, workers: int = 1, threads: int = 1, progress: bool = False):
-    """Every (algorithm, variant, seed) of Table 8: error rate on ``test``; resumable from ``ckpt_dir/<inputs digest>``."""
+    """Every (algorithm, variant, seed) of Table 8: error rate on ``test``; resumable from
+    ``ckpt_dir/<inputs digest>``."""
     import pandas as pd
 
     from .pool import parallel_map

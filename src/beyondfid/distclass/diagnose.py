@@ -254,7 +254,6 @@ def run_settings(cfg, runs, root, *, workers: int = 1, threads: int = 1, progres
     """Results (``run_id -> RunResult``) of every :class:`SettingRun`, computing missing ones in a pool of
     ``workers`` processes with ``threads`` torch threads each (as ``distclass.runner``'s local launcher)."""
     from .pool import parallel_map
-
     from .runs import pool_digests, recorded_pools
 
     runs = list({r.run_id: r for r in runs}.values())

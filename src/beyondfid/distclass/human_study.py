@@ -639,7 +639,8 @@ def evaluated_model(cfg: Any, spec: Any, root: str | Path):
     res = load_result(root, spec, pool_digests(cfg, spec.task))
     if res is None:
         raise HumanStudyError(f"issue-13 run {spec.run_id} ({spec.arch_name}, {spec.task.class_names}) has not "
-                              f"finished, or was trained on other images than today's pools; run `dvc repro dc_runs`")
+                              f"finished, or was trained on other images than the current pools; "
+                              f"run `dvc repro dc_runs`")
     task = build_task(cfg, spec.task)
     model = build_classifier(spec.arch, task.n_classes, task.x_train.shape[1], task.x_train.shape[-1])
     load_modules(run_dir(root, spec) / "ckpt.pt", {"model": model})
