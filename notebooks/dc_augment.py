@@ -29,8 +29,9 @@
 # (`beyondfid.distclass.semisup`, their adaptive thresholds as in their papers) on the FixMatch
 # skeleton with 25 labels per class (CIFAR-10's 250-label setting; 4 per class needs ~1M steps)
 # for 300 steps, unlabelled = real_train (*), as many generated images instead (†), or both (‡);
-# the labelled images are always real. Both trainings run in bf16 autocast where the CPU has it
-# (`precision: auto`; Table 8's float32 runs of 2026-12-02 are in the README). DPT's ‡ row adds
+# the labelled images are always real. Both trainings run in channels-last layout and bf16
+# autocast where the CPU has it (`precision: auto`; Table 8's float32 runs of 2026-12-02 and Fig.
+# 6's contiguous-layout runs of 2026-12-04 are in the README). DPT's ‡ row adds
 # the generated images as pseudo-labelled data; here, as the issue asks, they join the unlabelled set.
 
 # %% tags=["parameters"]
@@ -89,7 +90,7 @@ runs = run_mixing(real, synth, test, P.alpha_list, P.seed_list, C, cfg.artifacts
                   workers=P.workers, threads=P.threads, progress=True)
 summary = summarise_mixing(runs)
 scale = (f"{cfg.profile}: {len(real)} real_train, {len(synth)} generated, test {len(test)} {P.test}; AnimalCNN "
-         f"width {C.width}, {C.n_steps} steps of {C.batch_size}, {resolve_precision(C.precision)}")
+         f"width {C.width}, {C.n_steps} steps of {C.batch_size}, {resolve_precision(C.precision)}, channels-last")
 save_table(runs, out / "runs_fig6", note=f"Scale: {scale}. One row per run.")
 fig6 = fig6_table(summary, scale)
 save_table(fig6, out / "fig6_replace_vs_augment",
@@ -116,7 +117,7 @@ S = P.semisup
 semi = run_semisup(real, synth, test, S, P.seed_list, cfg.artifacts / "dc_augment" / "semisup",
                    workers=P.workers, threads=P.threads, progress=True)
 sscale = (f"{cfg.profile}: {S.labels_per_class} labels per class, {S.n_steps} steps, B={S.batch_size}, "
-          f"mu={S.uratio}, AnimalCNN width {S.width}, {resolve_precision(S.precision)}")
+          f"mu={S.uratio}, AnimalCNN width {S.width}, {resolve_precision(S.precision)}, channels-last")
 save_table(semi, out / "runs_table8", note=f"Scale: {sscale}. One row per run.")
 t8 = table8(semi, sscale)
 save_table(t8, out / "table8_semisup",

@@ -115,3 +115,5 @@ def test_a_changed_generated_set_is_trained_again_not_read_from_the_cache(tmp_pa
     assert inputs_digest([real, good], cfg) == inputs_digest([real, good], cfg.model_copy())
     assert inputs_digest([real, good], changed) != inputs_digest([real, good], cfg)
     assert inputs_digest([real, bad], cfg) != inputs_digest([real, good], cfg)
+    # the layout is part of the key: contiguous-layout checkpoints of the same inputs are not reused
+    assert inputs_digest([real, good], cfg, layout="channels_last") != inputs_digest([real, good], cfg)

@@ -95,15 +95,21 @@ def train_classifier(
     n_classes: int = 10,
     progress: bool = True,
     max_steps_this_call: int | None = None,
+    channels_last: bool = False,
 ) -> ClassifierResult:
     """Train (or resume) the CNN with cross-entropy on ``train``; report accuracy on ``heldout``.
 
     Loss per step: ``mean_i -log softmax(f(aug(x_i)))[y_i]`` over a batch drawn uniformly with
     replacement from ``gen``; the learning rate follows ``lr * (1 + cos(pi t / T)) / 2``.
+    ``channels_last`` trains in that memory layout: the same math, faster convolutions under bf16
+    on CPU (``benchmarks/semisup_precision.py --supervised``), results equal up to rounding. It is
+    recorded in the checkpoint's meta, so a run is never resumed in the other layout.
     """
     _check_train(train, n_classes, cfg.batch_size)
     with deterministic(cfg.seed):
         model = AnimalCNN(n_classes, cfg.width)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, decoupled=True)
     precision = resolve_precision(cfg.precision)
     x_all = to_float(train.images)
@@ -116,6 +122,8 @@ def train_classifier(
             g["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / cfg.n_steps))
         idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
         x = random_affine((x_all[idx] + 1) / 2, gen, max_translate=cfg.max_translate, hflip=cfg.hflip) * 2 - 1
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         with autocast(precision):
             logits = model(x).float()
         loss = F.cross_entropy(logits, y_all[idx])
@@ -127,9 +135,10 @@ def train_classifier(
 
     from .ssl import encoder_meta
 
+    meta = encoder_meta(cfg) | ({"layout": "channels_last"} if channels_last else {})  # the default adds no key
     log = fit(step_fn, {"classifier": model}, {"opt": opt}, n_steps=cfg.n_steps, ckpt_path=ckpt_path,
               seed=cfg.seed, ckpt_every=cfg.ckpt_every, desc="classifier", progress=progress,
-              max_steps_this_call=max_steps_this_call, meta=encoder_meta(cfg))
+              max_steps_this_call=max_steps_this_call, meta=meta)
     model.eval()
     acc = None
     if heldout is not None and log.steps_done == cfg.n_steps:
